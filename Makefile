@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0
+# mmtorture — see README.md. Every target bootstraps what it needs.
+#
+#   make deps      toolchain + pinned kernel source (into the cache)
+#   make kernel    the cached test kernel (no-op when cached)
+#   make           mmtorture.ko against KDIR
+#   make run       boot the guest, run SCENARIO (default: every selftest)
+#   make check     the test command: lint + build + guest selftests (KTAP)
+#   make zoo       build a mutated kernel (PATCH=qemu/zoo/...) and run its scenario
+
+ifneq ($(KERNELRELEASE),)
+include $(src)/Kbuild
+else
+
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+LLVM ?= -19
+export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# KDIR: a user's own built tree, or the cached one (computed, not built, here).
+KDIR ?= $(shell bash $(ROOT)/ci/kernel.sh --path)
+KMAKE = $(MAKE) -C $(KDIR) M=$(ROOT) LLVM=$(LLVM)
+
+.PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck clean zoo
+
+all: module
+
+module:
+	$(KMAKE) modules
+
+deps:
+	bash ci/deps.sh
+
+kernel: deps
+	bash ci/kernel.sh
+
+clippy:
+	$(KMAKE) CLIPPY=1 W=1 modules
+
+fmt:
+	rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml src/*.rs src/scenarios/*.rs
+
+fmt-check:
+	rustfmt --check --edition 2021 --config-path $(KDIR)/.rustfmt.toml src/*.rs src/scenarios/*.rs
+
+shellcheck:
+	shellcheck -x ci/*.sh qemu/*.sh selftests/*.sh .ci/run
+
+lint: fmt-check shellcheck clippy
+
+run: module
+	bash ci/check.sh --run "$(SCENARIO)" "$(ARGS)"
+
+check:
+	bash ci/check.sh
+
+zoo:
+	bash ci/zoo.sh "$(PATCH)"
+
+clean:
+	-$(KMAKE) clean
+	rm -f mmtorture.ko
+
+endif

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# make kernel: build (or find in the cache) the test kernel.
+#
+#   ci/kernel.sh            build the clean kernel if not cached; print its tree
+#   ci/kernel.sh --path     print where the clean kernel tree is (or would be)
+#   ci/kernel.sh --zoo P    build the clean kernel with mutation patch P applied,
+#                           in a copy of the clean tree (incremental, ~1 min);
+#                           print that tree
+#
+# Trees are keyed by (kernel source version, hash of the config fragments and
+# the toolchain), so a second run is a no-op and a changed fragment builds a new
+# tree beside the old one. KDIR= (set by the user) bypasses all of this.
+set -euo pipefail
+# shellcheck source=ci/common.sh
+. "$(dirname "$0")/common.sh"
+
+FRAGMENTS=("$MMT_ROOT/qemu/base.config" "$MMT_ROOT/qemu/virtme.config" "$MMT_ROOT/qemu/mm-debug.config")
+MAKEJ=${MAKEJ:-$(($(nproc) + 1))}
+KMAKE=(make LLVM="$LLVM_SUFFIX" -j"$MAKEJ")
+
+config_key() {
+	{
+		echo "$KSRC_VER"
+		cat "${FRAGMENTS[@]}"
+		clang$LLVM_SUFFIX --version | head -1
+		rustc --version
+		bindgen --version
+	} | sha256sum | cut -c1-12
+}
+
+clean_tree() { echo "$MMT_CACHE/kernel/$KSRC_NAME-$(config_key)"; }
+
+build_clean() {
+	local tree stamp tarball tmp
+	tree=$(clean_tree)
+	stamp="$tree/.mmtorture-built"
+	if [ -e "$stamp" ]; then
+		log "kernel cached: $tree"
+		echo "$tree"
+		return
+	fi
+	tarball="$MMT_CACHE/src/$KSRC_NAME.tar.xz"
+	[ -s "$tarball" ] || die "no kernel source at $tarball: run 'make deps'"
+	if [ ! -e "$tree/Makefile" ]; then
+		log "extracting $tarball"
+		tmp="$tree.tmp"
+		rm -rf "$tmp" && mkdir -p "$tmp"
+		tar -xf "$tarball" -C "$tmp" --strip-components=1
+		mv "$tmp" "$tree"
+	fi
+	log "configuring $tree"
+	(
+		cd "$tree"
+		make -s LLVM="$LLVM_SUFFIX" allnoconfig >/dev/null
+		scripts/kconfig/merge_config.sh -m .config "${FRAGMENTS[@]}" >/dev/null
+		make -s LLVM="$LLVM_SUFFIX" olddefconfig >/dev/null
+		make -s LLVM="$LLVM_SUFFIX" rustavailable >/dev/null
+	)
+	# Kconfig drops options whose dependencies are missing without a word.
+	local want miss=0
+	while read -r want; do
+		grep -qx "$want" "$tree/.config" || { log "resolved .config lacks $want"; miss=1; }
+	done < <(grep -hE '^CONFIG_[A-Z0-9_]+=y$' "$MMT_ROOT/qemu/mm-debug.config" | sort -u)
+	[ "$miss" = 0 ] || die "config fragments did not resolve (see above)"
+	log "building $tree (${KMAKE[*]} bzImage modules); tens of minutes on 2 cores"
+	local t0=$SECONDS
+	(cd "$tree" && "${KMAKE[@]}" bzImage modules > "$tree/.mmtorture-build.log" 2>&1) ||
+		{ tail -40 "$tree/.mmtorture-build.log" >&2; die "kernel build failed"; }
+	log "kernel built in $((SECONDS - t0)) s"
+	echo "$((SECONDS - t0))" > "$stamp"
+	echo "$tree"
+}
+
+build_zoo() {
+	local patch=$1 clean tree stamp name
+	[ -f "$patch" ] || die "no such patch: $patch"
+	clean=$(build_clean)
+	name=$(basename "$patch" .patch)
+	tree="$MMT_CACHE/kernel/zoo/$name-$(config_key)-$(sha256sum "$patch" | cut -c1-8)"
+	stamp="$tree/.mmtorture-built"
+	if [ -e "$stamp" ]; then
+		log "zoo kernel cached: $tree"
+		echo "$tree"
+		return
+	fi
+	log "copying clean tree for $name"
+	rm -rf "$tree" "$tree.tmp" && mkdir -p "$(dirname "$tree")"
+	cp -a "$clean" "$tree.tmp"
+	rm -f "$tree.tmp/.mmtorture-built"
+	patch -d "$tree.tmp" -p1 --no-backup-if-mismatch < "$patch" >&2 ||
+		die "$patch does not apply to $KSRC_NAME"
+	mv "$tree.tmp" "$tree"
+	local t0=$SECONDS
+	(cd "$tree" && "${KMAKE[@]}" bzImage > "$tree/.mmtorture-build.log" 2>&1) ||
+		{ tail -40 "$tree/.mmtorture-build.log" >&2; die "zoo kernel build failed"; }
+	log "zoo kernel $name built in $((SECONDS - t0)) s"
+	echo "$((SECONDS - t0))" > "$stamp"
+	echo "$tree"
+}
+
+mkdir -p "$MMT_CACHE"
+exec 9>"$MMT_CACHE/.kernel.lock"
+case "${1:-}" in
+--path) clean_tree ;;
+--zoo) flock 9; build_zoo "${2:?--zoo needs a patch}" ;;
+"") flock 9; build_clean ;;
+*) die "usage: $0 [--path | --zoo PATCH]" ;;
+esac

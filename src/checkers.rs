@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Reusable invariant checks. Each reads kernel state (page tables, folio
+//! state, the reverse map, vmstat, the test pages' data) and returns a
+//! [`Violation`] value naming the invariant, where, what was expected and
+//! what was found; scenarios hand violations to `RunShared::violation()`.
+
+use crate::engine::{Counter, RunShared};
+use crate::ffi::{self, FolioRef, MmUse, PteLookup, PteState, Stat};
+use core::fmt;
+use kernel::{
+    mm::{MmWithUser, MmapReadGuard},
+    prelude::*,
+    time::{delay::fsleep, Delta, Instant, Monotonic},
+};
+
+/// Size of a base page.
+pub(crate) const PAGE_SIZE: usize = 4096;
+
+/// The invariants mmtorture checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Invariant {
+    /// A test page's contents equal the pattern last written to it.
+    DataPattern,
+    /// No migration entry is left in a PTE/PMD once migration finished.
+    NoMigrationEntry,
+    /// A test page that was populated is still mapped.
+    PagePresent,
+    /// A folio is on the node migration reported it moved to.
+    FolioNode,
+    /// rmap_walk finds exactly the mappings the page tables hold.
+    RmapMappings,
+    /// folio_mapcount() equals the number of PTEs mapping the folio.
+    Mapcount,
+    /// A vmstat counter returns to its baseline.
+    VmstatBaseline,
+    /// Teardown released every mapping and reference of the test folios.
+    FolioReleased,
+}
+
+impl Invariant {
+    fn name(self) -> &'static str {
+        match self {
+            Self::DataPattern => "data-pattern",
+            Self::NoMigrationEntry => "no-migration-entry",
+            Self::PagePresent => "page-present",
+            Self::FolioNode => "folio-node",
+            Self::RmapMappings => "rmap-mappings",
+            Self::Mapcount => "mapcount",
+            Self::VmstatBaseline => "vmstat-baseline",
+            Self::FolioReleased => "folio-released",
+        }
+    }
+}
+
+/// One invariant violation: which, where, expected vs found.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Violation {
+    pub(crate) invariant: Invariant,
+    /// User address in the test mm (0 if not address-specific).
+    pub(crate) addr: usize,
+    /// Page frame number involved (0 if none).
+    pub(crate) pfn: usize,
+    pub(crate) expected: u64,
+    pub(crate) found: u64,
+    /// What `expected`/`found` measure.
+    pub(crate) what: &'static str,
+}
+
+impl kernel::fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.invariant.name(), self.what)?;
+        if self.addr != 0 {
+            write!(f, " addr=0x{:x}", self.addr)?;
+        }
+        if self.pfn != 0 {
+            write!(f, " pfn=0x{:x}", self.pfn)?;
+        }
+        write!(f, " expected={:#x} found={:#x}", self.expected, self.found)
+    }
+}
+
+/// SplitMix64 finaliser: the per-word data pattern.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The pattern of word `word` of test page `page` at generation `gen`.
+pub(crate) fn pattern_word(seed: u64, page: usize, gen: u64, word: usize) -> u64 {
+    mix(seed ^ ((page as u64) << 24) ^ (gen << 48) ^ word as u64)
+}
+
+/// Fills `buf` (one page) with the pattern of (`page`, `gen`).
+pub(crate) fn pattern_fill(buf: &mut [u8], seed: u64, page: usize, gen: u64) {
+    for (i, chunk) in buf.chunks_exact_mut(8).enumerate() {
+        chunk.copy_from_slice(&pattern_word(seed, page, gen, i).to_ne_bytes());
+    }
+}
+
+/// Writes the pattern of (`page`, `gen`) to the page at `addr` (faults it in).
+pub(crate) fn write_pattern(
+    mm: &MmUse<'_>,
+    buf: &mut [u8],
+    addr: usize,
+    seed: u64,
+    page: usize,
+    gen: u64,
+) -> Result {
+    pattern_fill(buf, seed, page, gen);
+    mm.write(addr, buf)
+}
+
+/// Reads the page at `addr` and compares it with the pattern of
+/// (`page`, `gen`). Returns the first mismatching word as a violation.
+pub(crate) fn check_pattern(
+    mm: &MmUse<'_>,
+    buf: &mut [u8],
+    addr: usize,
+    seed: u64,
+    page: usize,
+    gen: u64,
+) -> Result<Option<Violation>> {
+    mm.read(addr, buf)?;
+    for (i, chunk) in buf.chunks_exact(8).enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let found = u64::from_ne_bytes(w);
+        let expected = pattern_word(seed, page, gen, i);
+        if found != expected {
+            return Ok(Some(Violation {
+                invariant: Invariant::DataPattern,
+                addr: addr + i * 8,
+                pfn: 0,
+                expected,
+                found,
+                what: "data word",
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Counts of page-table states over a range.
+#[derive(Default, Debug)]
+pub(crate) struct PteCensus {
+    pub(crate) present: usize,
+    pub(crate) migration: usize,
+    pub(crate) none: usize,
+    pub(crate) other: usize,
+}
+
+/// Walks `npages` pages from `start` in the page tables, calling `f` for
+/// each (with its folio referenced when present). Returns the census.
+pub(crate) fn scan_ptes(
+    mm: &MmWithUser,
+    guard: &MmapReadGuard<'_>,
+    start: usize,
+    npages: usize,
+    mut f: impl FnMut(usize, usize, &PteLookup),
+) -> PteCensus {
+    let mut c = PteCensus::default();
+    for i in 0..npages {
+        let addr = start + i * PAGE_SIZE;
+        let l = ffi::pte_lookup(mm, guard, addr, true);
+        match l.state {
+            PteState::Present { .. } => c.present += 1,
+            PteState::Migration { .. } => c.migration += 1,
+            PteState::None => c.none += 1,
+            PteState::Other => c.other += 1,
+        }
+        f(i, addr, &l);
+    }
+    c
+}
+
+/// The per-page structural checks of a quiescent range (nobody migrating or
+/// moving it): present, no migration entry, rmap finds exactly the one
+/// mapping, mapcount 1. Returns the number of folios on `node` (if given).
+pub(crate) fn check_quiescent_range(
+    run: &RunShared,
+    mm: &MmWithUser,
+    start: usize,
+    npages: usize,
+    node: Option<i32>,
+) -> usize {
+    let guard = mm.mmap_read_lock();
+    let me = mm.as_raw() as usize;
+    let mut on_node = 0;
+    scan_ptes(mm, &guard, start, npages, |_, addr, l| {
+        run.count(Counter::Checks, 1);
+        match l.state {
+            PteState::Migration { pfn, .. } => run.violation(Violation {
+                invariant: Invariant::NoMigrationEntry,
+                addr,
+                pfn,
+                expected: 0,
+                found: 1,
+                what: "migration entries in the pte",
+            }),
+            PteState::None | PteState::Other => run.violation(Violation {
+                invariant: Invariant::PagePresent,
+                addr,
+                pfn: 0,
+                expected: 1,
+                found: 0,
+                what: "present ptes",
+            }),
+            PteState::Present { .. } => {}
+        }
+        let Some(folio) = &l.folio else { return };
+        let info = folio.info();
+        if node == Some(info.nid) {
+            on_node += 1;
+        }
+        if let Some(v) = check_rmap_single(folio, me, addr) {
+            run.violation(v);
+        }
+        if info.order == 0 && info.mapcount != 1 {
+            run.violation(Violation {
+                invariant: Invariant::Mapcount,
+                addr,
+                pfn: info.pfn,
+                expected: 1,
+                found: info.mapcount as u64,
+                what: "folio_mapcount of a singly mapped folio",
+            });
+        }
+    });
+    on_node
+}
+
+/// rmap_walk must find exactly one mapping of `folio`: in mm `mm` at `addr`.
+pub(crate) fn check_rmap_single(folio: &FolioRef, mm: usize, addr: usize) -> Option<Violation> {
+    let (mut total, mut matching) = (0u64, 0u64);
+    {
+        let lock = folio.lock();
+        lock.rmap_walk(|hit| {
+            total += 1;
+            if hit.mm == mm && hit.addr == addr {
+                matching += 1;
+            }
+            true
+        });
+    }
+    if total == 1 && matching == 1 {
+        return None;
+    }
+    Some(Violation {
+        invariant: Invariant::RmapMappings,
+        addr,
+        pfn: folio.info().pfn,
+        expected: 1,
+        found: if matching == 1 { total } else { matching },
+        what: if matching == 1 {
+            "rmap_walk mappings in total"
+        } else {
+            "rmap_walk mappings at this (mm, addr)"
+        },
+    })
+}
+
+/// After teardown: the folio must be unmapped and hold only our reference.
+pub(crate) fn check_folio_released(folio: &FolioRef) -> Option<Violation> {
+    let info = folio.info();
+    if info.mapcount != 0 {
+        return Some(Violation {
+            invariant: Invariant::FolioReleased,
+            addr: 0,
+            pfn: info.pfn,
+            expected: 0,
+            found: info.mapcount as u64,
+            what: "folio_mapcount after teardown",
+        });
+    }
+    if info.refcount != 1 {
+        return Some(Violation {
+            invariant: Invariant::FolioReleased,
+            addr: 0,
+            pfn: info.pfn,
+            expected: 1,
+            found: info.refcount as u64,
+            what: "folio_ref_count after teardown (1 = the checker's own)",
+        });
+    }
+    None
+}
+
+/// A vmstat counter's value at the start of a run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Baseline {
+    pub(crate) stat: Stat,
+    pub(crate) value: i64,
+}
+
+impl Baseline {
+    pub(crate) fn take(stat: Stat) -> Self {
+        Self { stat, value: ffi::stat(stat) }
+    }
+
+    /// The counter must come back to within `slack` above the baseline (other
+    /// activity in the guest moves it too) within `settle_ms`; a leak stays.
+    pub(crate) fn check(&self, slack: i64, settle_ms: u64) -> Option<Violation> {
+        let t0 = Instant::<Monotonic>::now();
+        loop {
+            let now = ffi::stat(self.stat);
+            if now <= self.value + slack {
+                return None;
+            }
+            if t0.elapsed().as_millis() as u64 >= settle_ms {
+                return Some(Violation {
+                    invariant: Invariant::VmstatBaseline,
+                    addr: 0,
+                    pfn: 0,
+                    expected: self.value as u64,
+                    found: now as u64,
+                    what: self.stat.name(),
+                });
+            }
+            fsleep(Delta::from_millis(20));
+        }
+    }
+}

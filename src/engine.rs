@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The run engine: parameters, the run lifecycle, worker kthreads.
+//!
+//! Lifecycle of one run (all on the runner kthread, see [`Runner`]):
+//! parse → create the test mm → `Scenario::setup` → start one worker per role
+//! (pinned to the chosen CPUs, released together by a start barrier) → wait
+//! for the duration, a `stop`, rmmod, or the first violation, shuffling worker
+//! CPUs periodically → stop and join the workers → `Scenario::finish` (mm still
+//! attached) → drop the mm → `Scenario::after_teardown` → verdict (KTAP).
+//!
+//! Ownership: a run's [`RunShared`] is an `Arc` held by the module state (for
+//! `status`/`result`), the runner and every worker. Workers are joined
+//! (`kthread_stop`) before the runner tears the mm down, and the runner is
+//! joined before the module state lets go of a run.
+
+use crate::checkers::{self, Violation, PAGE_SIZE};
+use crate::ffi::{self, FolioRef, Kthread, MmUse, ThreadMain};
+use crate::scenarios::ScenarioDesc;
+use core::fmt::Write;
+use kernel::{
+    fmt,
+    mm::MmWithUser,
+    new_mutex,
+    prelude::*,
+    str::CString,
+    sync::{
+        aref::ARef,
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        Arc, Mutex,
+    },
+    time::{delay::fsleep, Delta, Instant, Monotonic},
+};
+
+/// Violations kept per run; later ones are only counted.
+const MAX_VIOLATIONS: usize = 16;
+
+/// A parameter a scenario accepts: `key=value` on the `run` line.
+pub(crate) struct ParamSpec {
+    pub(crate) name: &'static str,
+    pub(crate) default: u64,
+    pub(crate) min: u64,
+    pub(crate) max: u64,
+    pub(crate) help: &'static str,
+}
+
+/// Parameters every scenario accepts (besides `cpus=`).
+pub(crate) const COMMON_PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "duration", default: 5, min: 1, max: 3600, help: "seconds" },
+    ParamSpec { name: "pages", default: 64, min: 1, max: 65536, help: "test pages" },
+    ParamSpec { name: "seed", default: 0, min: 0, max: u64::MAX, help: "0 = random" },
+    ParamSpec { name: "shuffle_ms", default: 200, min: 0, max: 60000, help: "CPU shuffle period, 0 = off" },
+];
+
+/// The parsed parameters of one run.
+pub(crate) struct Params {
+    values: KVec<(&'static str, u64)>,
+    /// CPUs workers run on (worker i starts on `cpus[i % len]`).
+    pub(crate) cpus: KVec<u32>,
+}
+
+impl Params {
+    /// Value of parameter `name` (one of the scenario's or the common ones).
+    pub(crate) fn get(&self, name: &str) -> u64 {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or(0)
+    }
+
+    /// Parses `key=value` words for `desc`. A bad word is reported with
+    /// pr_warn (naming it and what is accepted) and gives `EINVAL`.
+    pub(crate) fn parse<'a>(desc: &ScenarioDesc, words: impl Iterator<Item = &'a str>) -> Result<Self> {
+        let name = desc.name;
+        let mut values = KVec::new();
+        for spec in all_params(desc) {
+            values.push((spec.name, spec.default), GFP_KERNEL)?;
+        }
+        let mut cpus = KVec::new();
+        for word in words {
+            let Some((key, val)) = word.split_once('=') else {
+                pr_warn!("run {}: '{}' is not key=value\n", name, word);
+                return Err(EINVAL);
+            };
+            if key == "cpus" {
+                if !parse_cpu_list(val, &mut cpus)? {
+                    pr_warn!("run {}: cpus='{}' is not a list of distinct online CPUs (e.g. 0-3 or 0,2)\n", name, val);
+                    return Err(EINVAL);
+                }
+                continue;
+            }
+            let Some(spec) = all_params(desc).find(|s| s.name == key) else {
+                pr_warn!("run {}: unknown parameter '{}' (see scenarios)\n", name, key);
+                return Err(EINVAL);
+            };
+            let Some(v) = parse_u64(val) else {
+                pr_warn!("run {}: {}='{}' is not a number\n", name, key, val);
+                return Err(EINVAL);
+            };
+            if v < spec.min || v > spec.max {
+                pr_warn!("run {}: {}={} is out of range {}..={} ({})\n", name, key, v, spec.min, spec.max, spec.help);
+                return Err(EINVAL);
+            }
+            if let Some(slot) = values.iter_mut().find(|(n, _)| *n == key) {
+                slot.1 = v;
+            }
+        }
+        if cpus.is_empty() {
+            for cpu in 0..ffi::num_online_cpus() {
+                cpus.push(cpu, GFP_KERNEL)?;
+            }
+        }
+        Ok(Self { values, cpus })
+    }
+
+    /// Writes the `key=value ...` words that reproduce these parameters.
+    pub(crate) fn write_args(&self, f: &mut impl Write, seed: u64) -> core::fmt::Result {
+        for (name, v) in self.values.iter() {
+            let v = if *name == "seed" { seed } else { *v };
+            write!(f, " {name}={v}")?;
+        }
+        write!(f, " cpus=")?;
+        for (i, c) in self.cpus.iter().enumerate() {
+            write!(f, "{}{c}", if i > 0 { "," } else { "" })?;
+        }
+        Ok(())
+    }
+}
+
+/// The common parameters followed by `desc`'s own.
+pub(crate) fn all_params(desc: &ScenarioDesc) -> impl Iterator<Item = &ParamSpec> {
+    Iterator::chain(COMMON_PARAMS.iter(), desc.params.iter())
+}
+
+fn parse_u64(s: &str) -> Option<u64> {
+    if let Some(hex) = s.strip_prefix("0x") {
+        u64::from_str_radix(hex, 16).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// `0-3`, `1,3`, `0,2-3`: online CPUs only, no duplicates. Ok(false) if
+/// the list is malformed.
+fn parse_cpu_list(s: &str, out: &mut KVec<u32>) -> Result<bool> {
+    for part in s.split(',') {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let (Ok(lo), Ok(hi)) = (lo.parse::<u32>(), hi.parse::<u32>()) else {
+            return Ok(false);
+        };
+        if lo > hi || hi >= 4096 {
+            return Ok(false);
+        }
+        for cpu in lo..=hi {
+            if !ffi::cpu_online(cpu) || out.contains(&cpu) {
+                return Ok(false);
+            }
+            out.push(cpu, GFP_KERNEL)?;
+        }
+    }
+    Ok(true)
+}
+
+/// State of a run, as `status` shows it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub(crate) enum RunState {
+    Running = 1,
+    Passed = 2,
+    Failed = 3,
+    Stopped = 4,
+    Error = 5,
+}
+
+impl RunState {
+    fn from_u32(v: u32) -> Self {
+        match v {
+            2 => Self::Passed,
+            3 => Self::Failed,
+            4 => Self::Stopped,
+            5 => Self::Error,
+            _ => Self::Running,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Stopped => "stopped",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// Named event counters a run exposes in `status` (like locktorture's stats).
+#[derive(Clone, Copy)]
+#[repr(usize)]
+pub(crate) enum Counter {
+    /// Worker loop iterations (all roles).
+    Iterations,
+    /// Folios migrated successfully.
+    Migrated,
+    /// Folios a migration attempt left behind.
+    MigrateFailed,
+    /// Folios that could not be isolated from the LRU.
+    IsolateFailed,
+    /// Invariant checks performed.
+    Checks,
+    /// Pages whose data pattern was verified.
+    PagesVerified,
+    /// CPU shuffles of the worker set.
+    Shuffles,
+}
+
+const COUNTER_NAMES: &[&str] = &[
+    "iterations",
+    "migrated",
+    "migrate_failed",
+    "isolate_failed",
+    "checks",
+    "pages_verified",
+    "shuffles",
+];
+
+/// Everything about one run that outlives its threads.
+#[pin_data]
+pub(crate) struct RunShared {
+    pub(crate) desc: &'static ScenarioDesc,
+    pub(crate) params: Params,
+    pub(crate) seed: u64,
+    state: Atomic<u32>,
+    stop_requested: Atomic<bool>,
+    failed: Atomic<bool>,
+    started: Instant<Monotonic>,
+    elapsed_ms: Atomic<u64>,
+    started_workers: Atomic<u32>,
+    go: Atomic<bool>,
+    counters: [Atomic<u64>; 7],
+    nr_violations: Atomic<u64>,
+    #[pin]
+    violations: Mutex<KVec<Violation>>,
+    #[pin]
+    result: Mutex<Option<CString>>,
+}
+
+impl RunShared {
+    /// A run of `desc` with `params`, not started yet.
+    pub(crate) fn new(desc: &'static ScenarioDesc, params: Params) -> Result<Arc<Self>> {
+        let seed = match params.get("seed") {
+            0 => ffi::random_u64() | 1,
+            s => s,
+        };
+        Arc::pin_init(
+            pin_init!(Self {
+                desc,
+                params,
+                seed,
+                state: Atomic::new(RunState::Running as u32),
+                stop_requested: Atomic::new(false),
+                failed: Atomic::new(false),
+                started: Instant::now(),
+                elapsed_ms: Atomic::new(0),
+                started_workers: Atomic::new(0),
+                go: Atomic::new(false),
+                counters: [const { Atomic::new(0) }; 7],
+                nr_violations: Atomic::new(0),
+                violations <- new_mutex!(KVec::new()),
+                result <- new_mutex!(None),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn state(&self) -> RunState {
+        RunState::from_u32(self.state.load(Acquire))
+    }
+
+    /// Asks the run to stop early (debugfs `stop`).
+    pub(crate) fn request_stop(&self) {
+        self.stop_requested.store(true, Release);
+    }
+
+    /// True once workers should stop: stop requested, a violation seen, or
+    /// the thread itself is being stopped.
+    pub(crate) fn should_stop(&self) -> bool {
+        self.stop_requested.load(Acquire) || self.failed.load(Acquire) || ffi::kthread_should_stop()
+    }
+
+    /// Adds `n` to a counter.
+    pub(crate) fn count(&self, c: Counter, n: u64) {
+        self.counters[c as usize].add(n, Relaxed);
+    }
+
+    /// Records an invariant violation; the run will end as failed.
+    pub(crate) fn violation(&self, v: Violation) {
+        pr_err!("violation in {} (seed {}): {}\n", self.desc.name, self.seed, v);
+        self.nr_violations.add(1, Relaxed);
+        {
+            let mut list = self.violations.lock();
+            if list.len() < MAX_VIOLATIONS {
+                // On allocation failure the violation is still counted.
+                let _ = list.push(v, GFP_KERNEL);
+            }
+        }
+        self.failed.store(true, Release);
+    }
+
+    /// Milliseconds since the run started (frozen once it ended).
+    pub(crate) fn elapsed_ms(&self) -> u64 {
+        match self.state() {
+            RunState::Running => self.started.elapsed().as_millis() as u64,
+            _ => self.elapsed_ms.load(Acquire),
+        }
+    }
+
+    /// `status`: `key: value` lines.
+    pub(crate) fn write_status(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "state: {}", self.state().name())?;
+        writeln!(f, "scenario: {}", self.desc.name)?;
+        writeln!(f, "seed: {}", self.seed)?;
+        writeln!(f, "elapsed_ms: {}", self.elapsed_ms())?;
+        writeln!(f, "workers: {}", self.started_workers.load(Relaxed))?;
+        for (i, name) in COUNTER_NAMES.iter().enumerate() {
+            writeln!(f, "{}: {}", name, self.counters[i].load(Relaxed))?;
+        }
+        writeln!(f, "violations: {}", self.nr_violations.load(Relaxed))
+    }
+
+    /// `result`: the KTAP report of the finished run, if any.
+    pub(crate) fn write_result(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.result.lock() {
+            Some(text) => f.write_str(text.to_str().unwrap_or("")),
+            None => writeln!(f, "# run in progress"),
+        }
+    }
+
+    /// Builds the KTAP verdict for a finished run.
+    fn build_result(&self, state: RunState, error: Option<Error>) -> Result<CString> {
+        let mut out = Text::new();
+        let name = self.desc.name;
+        let _ = writeln!(out, "KTAP version 1");
+        let _ = writeln!(out, "1..1");
+        let _ = writeln!(out, "# scenario={} seed={} elapsed_ms={}", name, self.seed, self.elapsed_ms());
+        let _ = write!(out, "# reproduce: run {name}");
+        let _ = self.params.write_args(&mut out, self.seed);
+        let _ = writeln!(out);
+        for (i, cname) in COUNTER_NAMES.iter().enumerate() {
+            let _ = writeln!(out, "# {}: {}", cname, self.counters[i].load(Relaxed));
+        }
+        let total = self.nr_violations.load(Relaxed);
+        for v in self.violations.lock().iter() {
+            let _ = writeln!(out, "# violation: {v}");
+        }
+        if total as usize > MAX_VIOLATIONS {
+            let _ = writeln!(out, "# ... {} more violations not kept", total as usize - MAX_VIOLATIONS);
+        }
+        if let Some(e) = error {
+            let _ = writeln!(out, "# error: run aborted with errno {}", e.to_errno());
+        }
+        let _ = match state {
+            RunState::Passed => writeln!(out, "ok 1 {name}"),
+            RunState::Stopped => writeln!(out, "ok 1 {name} # SKIP stopped before its duration"),
+            _ => writeln!(out, "not ok 1 {name}"),
+        };
+        out.into_cstring()
+    }
+}
+
+/// A growable text buffer for `core::fmt::Write` (a KVec under the hood).
+pub(crate) struct Text(KVec<u8>);
+
+impl Text {
+    pub(crate) fn new() -> Self {
+        Self(KVec::new())
+    }
+
+    fn into_cstring(self) -> Result<CString> {
+        let s = core::str::from_utf8(&self.0).map_err(|_| EINVAL)?;
+        CString::try_from_fmt(fmt!("{s}"))
+    }
+}
+
+impl Write for Text {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes(), GFP_KERNEL).map_err(|_| core::fmt::Error)
+    }
+}
+
+/// What a scenario is: the per-run state built by `setup`, shared by workers.
+pub(crate) trait Scenario: Send + Sync + Sized + 'static {
+    /// Worker roles; one worker kthread runs each role.
+    const ROLES: &'static [&'static str];
+
+    /// Builds the scenario's state in the test mm (attached to the runner).
+    fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self>;
+
+    /// One iteration of `w.role` on a worker (mm attached). Violations go to
+    /// `w.run.violation()`; an `Err` aborts the run as an error.
+    fn step(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result;
+
+    /// Final checks once the workers are stopped (mm still attached).
+    /// Returns folios (with a reference) that the mm teardown must release:
+    /// the engine checks each is unmapped and otherwise unreferenced after it.
+    fn finish(&self, run: &RunShared, mm: &MmUse<'_>) -> Result<KVec<FolioRef>>;
+
+    /// Checks after the test mm has been torn down (workers are gone).
+    fn after_teardown(&self, _run: &RunShared) -> Result {
+        Ok(())
+    }
+}
+
+/// `a % n`, or 0 for `n == 0`: never the remainder-by-zero panic path
+/// (which objtool 7.3 does not know as noreturn).
+pub(crate) fn wrap(a: u64, n: u64) -> u64 {
+    a.checked_rem(n).unwrap_or(0)
+}
+
+/// The `i`-th CPU of the list, cycling.
+fn nth_cpu(cpus: &[u32], i: usize) -> i32 {
+    cpus.get(wrap(i as u64, cpus.len() as u64) as usize).map_or(-1, |&c| c as i32)
+}
+
+/// Seeded xorshift64* (a run with the same seed makes the same choices).
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64, stream: u64) -> Self {
+        Self((seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1)
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform-ish in `0..n` (0 if `n` is 0).
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        wrap(self.next(), n)
+    }
+}
+
+/// What a worker's `step` sees.
+pub(crate) struct WorkerCtx<'a> {
+    pub(crate) run: &'a RunShared,
+    pub(crate) role: usize,
+    pub(crate) rng: Rng,
+    pub(crate) iteration: u64,
+    /// One page of scratch space.
+    pub(crate) buf: KVec<u8>,
+}
+
+/// A worker thread: runs `S::step` for its role until the run stops.
+struct Worker<S: Scenario> {
+    run: Arc<RunShared>,
+    scenario: Arc<S>,
+    mm: ARef<MmWithUser>,
+    role: usize,
+    aborted: Atomic<i32>,
+}
+
+impl<S: Scenario> ThreadMain for Worker<S> {
+    fn thread_main(this: Arc<Self>) {
+        let mm = MmUse::new(&this.mm);
+        let run = &*this.run;
+        run.started_workers.add(1, Relaxed);
+        // Start barrier: every worker begins its loop at the same moment.
+        while !run.go.load(Acquire) && !run.should_stop() {
+            fsleep(Delta::from_millis(1));
+        }
+        let buf = match KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL) {
+            Ok(b) => b,
+            Err(e) => {
+                this.aborted.store(Error::from(e).to_errno(), Release);
+                run.request_stop();
+                KVec::new()
+            }
+        };
+        let mut ctx = WorkerCtx {
+            run,
+            role: this.role,
+            rng: Rng::new(run.seed, this.role as u64 + 1),
+            iteration: 0,
+            buf,
+        };
+        while !run.should_stop() {
+            if let Err(e) = this.scenario.step(&mut ctx, &mm) {
+                this.aborted.store(e.to_errno(), Release);
+                run.request_stop();
+                break;
+            }
+            ctx.iteration += 1;
+            run.count(Counter::Iterations, 1);
+            ffi::cond_resched();
+        }
+        drop(mm);
+        // Stay until kthread_stop(): the runner joins every worker.
+        while !ffi::kthread_should_stop() {
+            fsleep(Delta::from_millis(10));
+        }
+    }
+}
+
+/// The runner thread of one run.
+pub(crate) struct Runner {
+    run: Arc<RunShared>,
+}
+
+impl ThreadMain for Runner {
+    fn thread_main(this: Arc<Self>) {
+        let run = &this.run;
+        let res = (run.desc.execute)(run);
+        let state = match &res {
+            Err(_) => RunState::Error,
+            Ok(()) if run.failed.load(Acquire) => RunState::Failed,
+            Ok(()) if run.stop_requested.load(Acquire) => RunState::Stopped,
+            Ok(()) => RunState::Passed,
+        };
+        run.elapsed_ms.store(run.started.elapsed().as_millis() as u64, Release);
+        match run.build_result(state, res.err()) {
+            Ok(text) => *run.result.lock() = Some(text),
+            Err(_) => pr_err!("cannot allocate the result of {}\n", run.desc.name),
+        }
+        pr_info!("{} finished: {} (seed {}, {} ms)\n", run.desc.name, state.name(), run.seed, run.elapsed_ms());
+        run.state.store(state as u32, Release);
+    }
+}
+
+impl Runner {
+    /// Starts the runner kthread of `run`.
+    pub(crate) fn start(run: Arc<RunShared>) -> Result<Kthread<Runner>> {
+        Kthread::start(Arc::new(Runner { run }, GFP_KERNEL)?, -1, c"mmtorture_run")
+    }
+}
+
+/// Runs scenario `S` to completion on the runner thread. This is what every
+/// entry of the scenario table points to.
+pub(crate) fn execute<S: Scenario>(run: &Arc<RunShared>) -> Result {
+    let mm = ffi::mm_create()?;
+    let scenario = {
+        let attached = MmUse::new(&mm);
+        Arc::new(S::setup(run, &attached)?, GFP_KERNEL)?
+    };
+
+    let mut workers = KVec::with_capacity(S::ROLES.len(), GFP_KERNEL)?;
+    let mut start_err = Ok(());
+    for role in 0..S::ROLES.len() {
+        let w = Worker {
+            run: run.clone(),
+            scenario: scenario.clone(),
+            mm: mm.clone(),
+            role,
+            aborted: Atomic::new(0),
+        };
+        let w = Arc::new(w, GFP_KERNEL)?;
+        let cpu = nth_cpu(&run.params.cpus, role);
+        let name = CString::try_from_fmt(fmt!("mmt_{}", S::ROLES[role]))?;
+        match Kthread::start(w.clone(), cpu, &name) {
+            Ok(t) => workers.push((t, w), GFP_KERNEL)?,
+            Err(e) => {
+                start_err = Err(e);
+                break;
+            }
+        }
+    }
+    if start_err.is_ok() {
+        run.go.store(true, Release);
+        wait_for_end(run, &workers);
+    }
+    // Stop and join every worker before the mm goes away.
+    let mut aborted = None;
+    while let Some((thread, w)) = workers.pop() {
+        drop(thread);
+        let e = w.aborted.load(Acquire);
+        if e != 0 {
+            aborted = Some(Error::from_errno(e));
+        }
+    }
+    start_err?;
+    if let Some(e) = aborted {
+        return Err(e);
+    }
+    let kept = {
+        let attached = MmUse::new(&mm);
+        scenario.finish(run, &attached)?
+    };
+    drop(mm);
+    // Per-cpu LRU batches hold references of their own: flush them first.
+    ffi::lru_add_drain_all();
+    for folio in kept.iter() {
+        run.count(Counter::Checks, 1);
+        if let Some(v) = checkers::check_folio_released(folio) {
+            run.violation(v);
+        }
+    }
+    drop(kept);
+    scenario.after_teardown(run)
+}
+
+/// Waits until the duration is over, a stop was requested, a violation was
+/// found, or the runner is being stopped; shuffles worker CPUs meanwhile.
+fn wait_for_end<S: Scenario>(run: &RunShared, workers: &KVec<(Kthread<Worker<S>>, Arc<Worker<S>>)>) {
+    let duration_ms = run.params.get("duration") * 1000;
+    let shuffle_ms = run.params.get("shuffle_ms");
+    let cpus = &run.params.cpus;
+    let mut next_shuffle = shuffle_ms;
+    let mut offset = 0usize;
+    loop {
+        let now = run.started.elapsed().as_millis() as u64;
+        if now >= duration_ms || run.should_stop() {
+            break;
+        }
+        if shuffle_ms > 0 && now >= next_shuffle && cpus.len() > 1 {
+            offset += 1;
+            for (i, (thread, _)) in workers.iter().enumerate() {
+                // A CPU going offline only makes the shuffle skip it.
+                let _ = thread.set_cpu(nth_cpu(cpus, i + offset));
+            }
+            run.count(Counter::Shuffles, 1);
+            next_shuffle = now + shuffle_ms;
+        }
+        fsleep(Delta::from_millis(20));
+    }
+}

@@ -1,0 +1,608 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The FFI layer: the only place in mmtorture with `unsafe` code.
+//!
+//! Everything here wraps either an `mmt_*` function of `src/shim.c` (which
+//! resolves unexported symbols and wraps static inlines and macros) or an
+//! exported kernel function, in a safe Rust API whose types carry the
+//! contract: [`FolioRef`] owns a folio reference, [`FolioLock`] proves the
+//! folio lock, [`MmUse`] proves the current kthread has the test mm attached,
+//! [`IsolatedList`] owns LRU-isolated folios and puts them back on drop,
+//! [`Kthread`] owns a thread and joins it on drop.
+//!
+//! Lock order used by callers (the kernel's own): mmap_lock → folio lock →
+//! anon_vma lock (taken inside rmap_walk) → page-table lock (taken inside
+//! [`pte_lookup`]).
+
+use kernel::ffi::{c_char, c_int, c_ulong, c_void};
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    mm::{MmWithUser, MmapReadGuard},
+    prelude::*,
+    sync::{aref::ARef, Arc},
+    types::Opaque,
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// Declares opaque C types: the shim's prototypes use these rather than the
+/// bindgen structs, which are not FFI-safe as far as rustc can tell.
+macro_rules! opaque {
+    ($($name:ident => $c:literal),* $(,)?) => {$(
+        #[doc = concat!("Opaque `struct ", $c, "`.")]
+        #[repr(C)]
+        pub(crate) struct $name {
+            _opaque: [u8; 0],
+        }
+    )*};
+}
+
+opaque!(RawFolio => "folio", RawMm => "mm_struct", RawTask => "task_struct", RawVma => "vm_area_struct");
+
+fn raw_mm(mm: &MmWithUser) -> *mut RawMm {
+    mm.as_raw().cast()
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct RawPteInfo {
+    kind: c_int,
+    writable: bool,
+    pfn: c_ulong,
+    folio: Option<NonNull<RawFolio>>,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct RawFolioInfo {
+    pfn: c_ulong,
+    nid: c_int,
+    order: c_int,
+    mapcount: c_int,
+    refcount: c_int,
+    anon: bool,
+    lru: bool,
+    mlocked: bool,
+    locked: bool,
+    unevictable: bool,
+}
+
+type RmapOne =
+    unsafe extern "C" fn(*mut RawFolio, *mut RawVma, c_ulong, *mut c_void) -> bool;
+
+extern "C" {
+    fn mmt_resolve_symbols(missing: *mut *const c_char) -> c_int;
+    fn mmt_mm_create() -> *mut RawMm;
+    fn mmt_kthread_start(
+        f: unsafe extern "C" fn(*mut c_void) -> c_int,
+        data: *mut c_void,
+        cpu: c_int,
+        name: *const c_char,
+    ) -> *mut RawTask;
+    fn mmt_task_set_cpu(t: *mut RawTask, cpu: c_int) -> c_int;
+    fn mmt_kthread_stop(t: *mut RawTask) -> c_int;
+    fn mmt_kthread_should_stop() -> bool;
+    fn mmt_num_online_cpus() -> c_int;
+    fn mmt_cpu_online(cpu: c_int) -> bool;
+    fn mmt_node_online(nid: c_int) -> bool;
+    fn mmt_pte_lookup(
+        mm: *mut RawMm,
+        addr: c_ulong,
+        get_folio: bool,
+        info: *mut RawPteInfo,
+    ) -> c_int;
+    fn mmt_folio_info(folio: *mut RawFolio, info: *mut RawFolioInfo);
+    fn mmt_folio_get(folio: *mut RawFolio);
+    fn mmt_folio_put(folio: *mut RawFolio);
+    fn mmt_folio_lock(folio: *mut RawFolio);
+    fn mmt_folio_unlock(folio: *mut RawFolio);
+    fn mmt_rmap_walk(folio: *mut RawFolio, rmap_one: RmapOne, arg: *mut c_void);
+    fn mmt_vma_mm(vma: *mut RawVma) -> *mut RawMm;
+    fn mmt_list_init(list: *mut bindings::list_head);
+    fn mmt_isolate_folio_to_list(folio: *mut RawFolio, list: *mut bindings::list_head) -> bool;
+    fn mmt_lru_add_drain_all();
+    fn mmt_putback_movable_pages(list: *mut bindings::list_head);
+    fn mmt_migrate_pages_to_node(
+        list: *mut bindings::list_head,
+        nid: c_int,
+        sync: bool,
+        succeeded: *mut u32,
+    ) -> c_int;
+    fn mmt_migrate_mm(mm: *mut RawMm, from: c_int, to: c_int) -> c_int;
+    fn mmt_node_stat(item: c_int) -> i64;
+    fn mmt_nr_isolated_anon() -> c_int;
+    fn mmt_nr_isolated_file() -> c_int;
+    fn mmt_nr_anon_mapped() -> c_int;
+    fn mmt_cond_resched();
+    fn mmt_random_u64() -> u64;
+
+    // Exported by the kernel; declared here with opaque types.
+    fn kthread_use_mm(mm: *mut RawMm);
+    fn kthread_unuse_mm(mm: *mut RawMm);
+    fn mmt_vm_mmap_anon(hint: c_ulong, len: c_ulong) -> c_ulong;
+    fn vm_munmap(start: c_ulong, len: usize) -> c_int;
+}
+
+/// Resolves every unexported symbol the shim needs. On failure, logs the
+/// missing symbol's name and returns `ENOENT`, so `insmod` fails clearly.
+pub(crate) fn resolve_symbols() -> Result {
+    let mut missing: *const c_char = core::ptr::null();
+    // SAFETY: `missing` is a valid location for the shim to store a pointer to
+    // a static string.
+    let ret = unsafe { mmt_resolve_symbols(&mut missing) };
+    if ret == 0 {
+        return Ok(());
+    }
+    if !missing.is_null() {
+        // SAFETY: on failure the shim stores a pointer to a static,
+        // NUL-terminated symbol name.
+        let name = unsafe { CStr::from_char_ptr(missing) };
+        pr_err!("cannot resolve kernel symbol {}: is this the kernel mmtorture was built for?\n", name.to_str().unwrap_or("?"));
+    }
+    Err(ENOENT)
+}
+
+/// Creates a fresh, empty user address space (as `kunit_attach_mm()` does).
+pub(crate) fn mm_create() -> Result<ARef<MmWithUser>> {
+    // SAFETY: no preconditions; returns NULL or an mm with one `mm_users` ref.
+    let raw = unsafe { mmt_mm_create() };
+    let raw = NonNull::new(raw.cast::<MmWithUser>()).ok_or(ENOMEM)?;
+    // SAFETY: `mm_alloc()` returned an mm whose single `mm_users` reference we
+    // now own; `MmWithUser` is `repr(transparent)` over `mm_struct`.
+    Ok(unsafe { ARef::from_raw(raw) })
+}
+
+/// The current kthread's use of a test mm (`kthread_use_mm()` scope).
+///
+/// # Invariants
+///
+/// While this exists, `current->mm` is `mm`; it is dropped on the thread that
+/// created it (it is neither `Send` nor `Sync`).
+pub(crate) struct MmUse<'a> {
+    mm: &'a MmWithUser,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<'a> MmUse<'a> {
+    /// Attaches `mm` to the current thread. Must be called from one of
+    /// mmtorture's kthreads (they have no mm of their own).
+    pub(crate) fn new(mm: &'a MmWithUser) -> Self {
+        // SAFETY: `mm` is valid for `'a`; our kthreads have no mm, which is
+        // what kthread_use_mm() requires (it WARNs otherwise). It takes its
+        // own mm_count reference.
+        unsafe { kthread_use_mm(raw_mm(mm)) };
+        Self {
+            mm,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The attached mm.
+    pub(crate) fn mm(&self) -> &'a MmWithUser {
+        self.mm
+    }
+
+    /// `mmap(NULL or hint, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+    /// [|MAP_FIXED_NOREPLACE])` in the attached mm.
+    pub(crate) fn mmap_anon(&self, hint: usize, len: usize) -> Result<usize> {
+        // SAFETY: an anonymous mapping in current->mm, which this type's
+        // invariant guarantees is the attached test mm.
+        let addr = unsafe { mmt_vm_mmap_anon(hint as c_ulong, len as c_ulong) };
+        // vm_mmap() returns an address or a negative errno.
+        if (addr as isize) < 0 && (addr as isize) >= -4095 {
+            return Err(Error::from_errno(addr as i32));
+        }
+        Ok(addr as usize)
+    }
+
+    /// `munmap(addr, len)` in the attached mm.
+    pub(crate) fn munmap(&self, addr: usize, len: usize) -> Result {
+        // SAFETY: unmapping a range of current->mm (the test mm) has no
+        // memory-safety preconditions for the caller.
+        let ret = unsafe { vm_munmap(addr as c_ulong, len) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// `copy_to_user()` into the attached mm (faults pages in as needed).
+    pub(crate) fn write(&self, addr: usize, data: &[u8]) -> Result {
+        UserSlice::new(UserPtr::from_addr(addr), data.len())
+            .writer()
+            .write_slice(data)
+    }
+
+    /// `copy_from_user()` from the attached mm.
+    pub(crate) fn read(&self, addr: usize, out: &mut [u8]) -> Result {
+        UserSlice::new(UserPtr::from_addr(addr), out.len())
+            .reader()
+            .read_slice(out)
+    }
+}
+
+impl Drop for MmUse<'_> {
+    fn drop(&mut self) {
+        // SAFETY: by the invariant, we are on the thread that attached `mm`.
+        unsafe { kthread_unuse_mm(raw_mm(self.mm)) };
+    }
+}
+
+/// What one user address resolves to in the page tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PteState {
+    /// No page table or `pte_none`.
+    None,
+    /// A present PTE (`huge`: a PMD-mapped THP).
+    Present { pfn: usize, writable: bool, huge: bool },
+    /// A migration entry (`huge`: in a PMD).
+    Migration { pfn: usize, huge: bool },
+    /// Any other non-present entry (swap, device, marker).
+    Other,
+}
+
+/// Result of [`pte_lookup`]: the state, and the mapped folio if asked for.
+pub(crate) struct PteLookup {
+    pub(crate) state: PteState,
+    pub(crate) folio: Option<FolioRef>,
+}
+
+/// Reads the page-table entry for `addr` in `mm` under its page-table lock.
+/// With `get_folio`, a present entry's folio is returned with a reference.
+pub(crate) fn pte_lookup(
+    mm: &MmWithUser,
+    _locked: &MmapReadGuard<'_>,
+    addr: usize,
+    get_folio: bool,
+) -> PteLookup {
+    let mut raw = RawPteInfo::default();
+    // SAFETY: `mm` is valid and its mmap_lock is held (the guard proves it);
+    // `raw` is a valid out-parameter.
+    unsafe { mmt_pte_lookup(raw_mm(mm), addr as c_ulong, get_folio, &mut raw) };
+    let pfn = raw.pfn as usize;
+    let state = match raw.kind {
+        0 => PteState::None,
+        1 => PteState::Present { pfn, writable: raw.writable, huge: false },
+        2 => PteState::Migration { pfn, huge: false },
+        4 => PteState::Present { pfn, writable: raw.writable, huge: true },
+        5 => PteState::Migration { pfn, huge: true },
+        _ => PteState::Other,
+    };
+    // INVARIANT: the shim took a reference on `raw.folio` for us.
+    let folio = raw.folio.map(FolioRef);
+    PteLookup { state, folio }
+}
+
+/// Snapshot of a folio's state (`folio_mapcount()`, flags, ...).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FolioInfo {
+    pub(crate) pfn: usize,
+    pub(crate) nid: i32,
+    pub(crate) order: i32,
+    pub(crate) mapcount: i32,
+    pub(crate) refcount: i32,
+}
+
+/// One reference on a folio.
+///
+/// # Invariants
+///
+/// `self.0` points to a folio on which this value owns one reference.
+pub(crate) struct FolioRef(NonNull<RawFolio>);
+
+// SAFETY: a folio reference may be used and dropped from any thread.
+unsafe impl Send for FolioRef {}
+// SAFETY: the methods taking `&self` only read folio state or take the folio
+// lock, which is safe from any thread.
+unsafe impl Sync for FolioRef {}
+
+impl FolioRef {
+    /// Reads the folio's state.
+    pub(crate) fn info(&self) -> FolioInfo {
+        let mut raw = RawFolioInfo::default();
+        // SAFETY: we hold a reference, so the folio is valid.
+        unsafe { mmt_folio_info(self.0.as_ptr(), &mut raw) };
+        FolioInfo {
+            pfn: raw.pfn as usize,
+            nid: raw.nid,
+            order: raw.order,
+            mapcount: raw.mapcount,
+            refcount: raw.refcount,
+        }
+    }
+
+    /// Takes the folio lock (sleeps).
+    pub(crate) fn lock(&self) -> FolioLock<'_> {
+        // SAFETY: we hold a reference; we are in sleepable context (callers
+        // are kthreads holding no spinlock).
+        unsafe { mmt_folio_lock(self.0.as_ptr()) };
+        FolioLock { folio: self }
+    }
+}
+
+impl Clone for FolioRef {
+    fn clone(&self) -> Self {
+        // SAFETY: we hold a reference, so taking another is allowed.
+        unsafe { mmt_folio_get(self.0.as_ptr()) };
+        Self(self.0)
+    }
+}
+
+impl Drop for FolioRef {
+    fn drop(&mut self) {
+        // SAFETY: by the invariant we own one reference.
+        unsafe { mmt_folio_put(self.0.as_ptr()) };
+    }
+}
+
+/// The folio lock, held.
+pub(crate) struct FolioLock<'a> {
+    folio: &'a FolioRef,
+}
+
+/// One mapping found by [`FolioLock::rmap_walk`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RmapHit {
+    /// The mapping mm, as an address (for identity comparison only).
+    pub(crate) mm: usize,
+    /// Where the folio is expected in that mm.
+    pub(crate) addr: usize,
+}
+
+unsafe extern "C" fn rmap_one_trampoline(
+    _folio: *mut RawFolio,
+    vma: *mut RawVma,
+    addr: c_ulong,
+    arg: *mut c_void,
+) -> bool {
+    // SAFETY: `arg` is the `&mut &mut dyn FnMut` passed by `rmap_walk` below,
+    // alive for the duration of the walk.
+    let f = unsafe { &mut *arg.cast::<&mut dyn FnMut(RmapHit) -> bool>() };
+    // SAFETY: rmap_walk passes a valid vma.
+    let mm = unsafe { mmt_vma_mm(vma) } as usize;
+    f(RmapHit { mm, addr: addr as usize })
+}
+
+impl FolioLock<'_> {
+    /// `rmap_walk()`: calls `f` for every mapping the kernel's reverse map
+    /// finds for this folio, until `f` returns false.
+    pub(crate) fn rmap_walk(&self, mut f: impl FnMut(RmapHit) -> bool) {
+        let mut dynf: &mut dyn FnMut(RmapHit) -> bool = &mut f;
+        // SAFETY: the folio is locked and referenced; the callback argument
+        // outlives the call; the trampoline matches `rmap_one`'s prototype.
+        unsafe {
+            mmt_rmap_walk(
+                self.folio.0.as_ptr(),
+                rmap_one_trampoline,
+                (&mut dynf as *mut &mut dyn FnMut(RmapHit) -> bool).cast(),
+            )
+        };
+    }
+}
+
+impl Drop for FolioLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: we hold the folio lock (taken in `FolioRef::lock`).
+        unsafe { mmt_folio_unlock(self.folio.0.as_ptr()) };
+    }
+}
+
+/// A list of LRU-isolated folios (NR_ISOLATED_* accounted), as compaction
+/// and migrate_pages(2) build. Dropping it puts leftovers back.
+pub(crate) struct IsolatedList {
+    head: Pin<KBox<Opaque<bindings::list_head>>>,
+}
+
+impl IsolatedList {
+    /// An empty list.
+    pub(crate) fn new() -> Result<Self> {
+        let head = KBox::pin(Opaque::<bindings::list_head>::uninit(), GFP_KERNEL)?;
+        // SAFETY: `head` is pinned, valid memory for a list_head.
+        unsafe { mmt_list_init(head.get()) };
+        Ok(Self { head })
+    }
+
+    /// `isolate_folio_to_list()`: isolates `folio` from the LRU onto this list.
+    /// Returns false if it was not on the LRU (already isolated, in a per-cpu
+    /// batch, being freed).
+    pub(crate) fn isolate(&mut self, folio: &FolioRef) -> bool {
+        // SAFETY: we hold a reference on the folio (required by the callee);
+        // the list head is valid and initialised.
+        unsafe { mmt_isolate_folio_to_list(folio.0.as_ptr(), self.head.get()) }
+    }
+
+    /// `migrate_pages()` to `nid` (MR_SYSCALL). Returns (return value,
+    /// folios that succeeded). Folios that failed stay on the list.
+    pub(crate) fn migrate_to(&mut self, nid: i32, sync: bool) -> (i32, u32) {
+        let mut ok = 0u32;
+        // SAFETY: the list holds only folios we isolated; `ok` is a valid
+        // out-parameter; migrate_pages() may sleep and we are a kthread.
+        let ret = unsafe { mmt_migrate_pages_to_node(self.head.get(), nid, sync, &mut ok) };
+        (ret, ok)
+    }
+}
+
+impl Drop for IsolatedList {
+    fn drop(&mut self) {
+        // SAFETY: the list holds only folios isolated by `isolate`;
+        // putback_movable_pages() returns them to the LRU and undoes the
+        // NR_ISOLATED_* accounting.
+        unsafe { mmt_putback_movable_pages(self.head.get()) };
+    }
+}
+
+/// `lru_add_drain_all()`: flushes per-cpu LRU batches so folios can be isolated.
+pub(crate) fn lru_add_drain_all() {
+    // SAFETY: no preconditions beyond sleepable context.
+    unsafe { mmt_lru_add_drain_all() };
+}
+
+/// `do_migrate_pages(mm, {from}, {to}, MPOL_MF_MOVE)`: the migrate_pages(2)
+/// path. Takes the mmap_lock itself: the caller must not hold it. Returns the
+/// number of pages not migrated.
+pub(crate) fn migrate_mm(mm: &MmWithUser, from: i32, to: i32) -> Result<i32> {
+    if !node_online(from) || !node_online(to) {
+        return Err(EINVAL);
+    }
+    // SAFETY: `mm` is valid (we hold mm_users); nodes are online.
+    let ret = unsafe { mmt_migrate_mm(raw_mm(mm), from, to) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(ret)
+}
+
+/// vmstat counters the checkers read, exactly (per-cpu deltas folded in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stat {
+    IsolatedAnon,
+    IsolatedFile,
+    AnonMapped,
+}
+
+impl Stat {
+    /// The counter's name in /proc/vmstat.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Stat::IsolatedAnon => "nr_isolated_anon",
+            Stat::IsolatedFile => "nr_isolated_file",
+            Stat::AnonMapped => "nr_anon_pages",
+        }
+    }
+}
+
+/// Reads a vmstat counter (pages).
+pub(crate) fn stat(s: Stat) -> i64 {
+    // SAFETY: the item getters return valid enum values; the readers only
+    // sum atomics and per-cpu diffs.
+    unsafe {
+        match s {
+            Stat::IsolatedAnon => mmt_node_stat(mmt_nr_isolated_anon()),
+            Stat::IsolatedFile => mmt_node_stat(mmt_nr_isolated_file()),
+            Stat::AnonMapped => mmt_node_stat(mmt_nr_anon_mapped()),
+        }
+    }
+}
+
+/// A kthread running `T::thread_main` on a shared `Arc<T>`.
+///
+/// # Invariants
+///
+/// `task` was returned by `mmt_kthread_start` and we hold a reference on it;
+/// `data` is the `Arc` pointer handed to the thread, whose ownership passes
+/// to the thread once its function runs.
+pub(crate) struct Kthread<T: ThreadMain> {
+    task: NonNull<RawTask>,
+    data: *const T,
+}
+
+// SAFETY: a task reference may be used from any thread; `data` is only turned
+// back into an `Arc<T>` (which is Send for T: Send + Sync) in `Drop`.
+unsafe impl<T: ThreadMain> Send for Kthread<T> {}
+// SAFETY: `&Kthread` only allows `set_cpu`, safe from any thread.
+unsafe impl<T: ThreadMain> Sync for Kthread<T> {}
+
+/// The body of a kthread.
+pub(crate) trait ThreadMain: Send + Sync + Sized + 'static {
+    /// Runs on the new thread. Should return once [`kthread_should_stop`] or
+    /// its own stop condition is true.
+    fn thread_main(this: Arc<Self>);
+}
+
+unsafe extern "C" fn kthread_trampoline<T: ThreadMain>(data: *mut c_void) -> c_int {
+    // SAFETY: `data` came from `Arc::into_raw` in `Kthread::start`; the thread
+    // function runs at most once, so ownership is taken exactly once.
+    let arc = unsafe { Arc::from_raw(data.cast::<T>()) };
+    T::thread_main(arc);
+    0
+}
+
+impl<T: ThreadMain> Kthread<T> {
+    /// Starts a kthread named `name` allowed on `cpu` (or anywhere if `cpu`
+    /// is negative), running `T::thread_main(data)`.
+    pub(crate) fn start(data: Arc<T>, cpu: i32, name: &CStr) -> Result<Self> {
+        let raw = Arc::into_raw(data);
+        // SAFETY: the trampoline matches `int (*)(void *)`; `raw` stays valid
+        // until the thread drops it or `Drop` reclaims it; `name` is a valid
+        // C string for the duration of the call.
+        let task = unsafe {
+            mmt_kthread_start(
+                kthread_trampoline::<T>,
+                raw as *mut c_void,
+                cpu,
+                name.as_char_ptr(),
+            )
+        };
+        if let Some(e) = kernel::error::from_err_ptr(task).err() {
+            // SAFETY: the thread was not created, so we still own `raw`.
+            drop(unsafe { Arc::from_raw(raw) });
+            return Err(e);
+        }
+        Ok(Self {
+            // SAFETY: not an error pointer, so a valid task.
+            task: unsafe { NonNull::new_unchecked(task) },
+            data: raw,
+        })
+    }
+
+    /// Moves the thread to `cpu` (CPU shuffling).
+    pub(crate) fn set_cpu(&self, cpu: i32) -> Result {
+        // SAFETY: we hold a reference on the task.
+        let ret = unsafe { mmt_task_set_cpu(self.task.as_ptr(), cpu) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+}
+
+impl<T: ThreadMain> Drop for Kthread<T> {
+    /// `kthread_stop()`: asks the thread to stop and waits for it.
+    fn drop(&mut self) {
+        // SAFETY: we hold a task reference, released by kthread_stop_put().
+        let ret = unsafe { mmt_kthread_stop(self.task.as_ptr()) };
+        if ret == EINTR.to_errno() {
+            // The thread function never ran (stopped before it was
+            // scheduled), so the `Arc` handed to it is still ours.
+            // SAFETY: `data` came from `Arc::into_raw` and was not consumed.
+            drop(unsafe { Arc::from_raw(self.data) });
+        }
+    }
+}
+
+/// `kthread_should_stop()` for the current kthread.
+pub(crate) fn kthread_should_stop() -> bool {
+    // SAFETY: only called from kthreads started by `Kthread::start`.
+    unsafe { mmt_kthread_should_stop() }
+}
+
+/// Number of online CPUs.
+pub(crate) fn num_online_cpus() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { mmt_num_online_cpus() as u32 }
+}
+
+/// Is `cpu` online?
+pub(crate) fn cpu_online(cpu: u32) -> bool {
+    // SAFETY: the shim range-checks `cpu`.
+    unsafe { mmt_cpu_online(cpu as c_int) }
+}
+
+/// Is NUMA node `nid` online?
+pub(crate) fn node_online(nid: i32) -> bool {
+    // SAFETY: the shim range-checks `nid`.
+    unsafe { mmt_node_online(nid) }
+}
+
+/// `cond_resched()`.
+pub(crate) fn cond_resched() {
+    // SAFETY: callers are kthreads in sleepable context.
+    unsafe { mmt_cond_resched() };
+}
+
+/// `get_random_u64()`: used only when no seed was given.
+pub(crate) fn random_u64() -> u64 {
+    // SAFETY: no preconditions.
+    unsafe { mmt_random_u64() }
+}

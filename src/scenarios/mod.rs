@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The scenario table: what is tested. How it runs is the engine's.
+//!
+//! Adding a scenario is one file implementing `engine::Scenario` plus one
+//! line in [`SCENARIOS`] (as locktorture's ops table).
+
+use crate::engine::{self, ParamSpec, RunShared};
+use kernel::{prelude::*, sync::Arc};
+
+mod smoke;
+
+/// One entry of the scenario table.
+pub(crate) struct ScenarioDesc {
+    pub(crate) name: &'static str,
+    pub(crate) description: &'static str,
+    /// Scenario-specific parameters (the common ones are in the engine).
+    pub(crate) params: &'static [ParamSpec],
+    /// Worker roles, one kthread each.
+    pub(crate) roles: &'static [&'static str],
+    /// Runs the scenario to completion on the runner thread.
+    pub(crate) execute: fn(&Arc<RunShared>) -> Result,
+}
+
+/// Builds a table entry for scenario type `S`.
+macro_rules! scenario {
+    ($ty:ty, $name:literal, $desc:literal, $params:expr) => {
+        ScenarioDesc {
+            name: $name,
+            description: $desc,
+            params: $params,
+            roles: <$ty as engine::Scenario>::ROLES,
+            execute: engine::execute::<$ty>,
+        }
+    };
+}
+
+/// Every scenario mmtorture knows.
+pub(crate) static SCENARIOS: &[ScenarioDesc] = &[
+    scenario!(
+        smoke::Smoke<false>,
+        "smoke",
+        "migrate anon pages node 0<->1 (do_migrate_pages and isolate+migrate_pages) under a concurrent reader; check data, node, ptes, rmap, mapcount, teardown",
+        smoke::PARAMS
+    ),
+    scenario!(
+        smoke::Smoke<true>,
+        "busted",
+        "smoke with one page deliberately corrupted after migration: its checker must fail",
+        smoke::PARAMS
+    ),
+];
+
+/// Looks a scenario up by name.
+pub(crate) fn find(name: &str) -> Option<&'static ScenarioDesc> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}

@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmtorture C shim: the only C in the module.
+ *
+ * It does two things and nothing else (no test logic lives here):
+ *  1. resolves the unexported mm functions mmtorture drives, at load time,
+ *     through kallsyms_lookup_name (itself found with a kprobe). Every
+ *     pointer is declared with typeof() of the tree's own declaration, so a
+ *     prototype change in the kernel is a compile error here, not a crash.
+ *  2. wraps static inlines and macros that Rust cannot call (page-table
+ *     walking, folio accessors, vmstat snapshots, nodemasks, kthreads).
+ *
+ * Every function is prefixed mmt_ and declared in src/ffi.rs, which wraps it
+ * in a safe Rust function with its safety contract.
+ */
+#include <linux/cpumask.h>
+#include <linux/delay.h>
+#include <linux/highmem.h>
+#include <linux/kprobes.h>
+#include <linux/kthread.h>
+#include <linux/leafops.h>
+#include <linux/mempolicy.h>
+#include <linux/mman.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/nodemask.h>
+#include <linux/pagemap.h>
+#include <linux/pgtable.h>
+#include <linux/rmap.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/vmstat.h>
+
+/* mm/internal.h and mm/vma.h: Kbuild adds -I$(srctree)/mm. */
+#include "internal.h"
+#include "vma.h"
+
+#include "shim.h"
+
+/*
+ * Resolved symbols. MMT_SYMS lists each once; the X-macro expands it into
+ * typed pointers and into the resolution table, so the two cannot diverge.
+ */
+#define MMT_SYMS(X)                                                          \
+	X(mm_alloc)                                                          \
+	X(arch_pick_mmap_layout)                                             \
+	X(rmap_walk)                                                         \
+	X(migrate_pages)                                                     \
+	X(alloc_migration_target)                                            \
+	X(isolate_folio_to_list)                                             \
+	X(putback_movable_pages)                                             \
+	X(do_migrate_pages)                                                  \
+	X(folio_isolate_lru)                                                 \
+	X(folio_putback_lru)                                                 \
+	X(move_page_tables)                                                  \
+	X(relocate_vma_down)                                                 \
+	X(copy_vma)                                                          \
+	X(mlock_folio)                                                       \
+	X(munlock_folio)                                                     \
+	X(migrate_misplaced_folio_prepare)                                   \
+	X(migrate_misplaced_folio)                                           \
+	X(walk_page_range)                                                   \
+	X(lru_add_drain_all)                                                 \
+	X(pte_offset_map_lock)
+
+#define MMT_DECLARE(sym) static typeof(&sym) p_##sym;
+MMT_SYMS(MMT_DECLARE)
+
+struct mmt_sym {
+	const char *name;
+	void **slot;
+};
+
+#define MMT_ENTRY(sym) { #sym, (void **)&p_##sym },
+static const struct mmt_sym mmt_syms[] = { MMT_SYMS(MMT_ENTRY) };
+
+typedef unsigned long (*kallsyms_lookup_name_t)(const char *name);
+
+static kallsyms_lookup_name_t mmt_find_kallsyms_lookup_name(void)
+{
+	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
+	kallsyms_lookup_name_t fn;
+
+	if (register_kprobe(&kp) < 0)
+		return NULL;
+	fn = (kallsyms_lookup_name_t)kp.addr;
+	unregister_kprobe(&kp);
+	return fn;
+}
+
+/*
+ * Resolve every symbol in MMT_SYMS. On failure, the name of the first
+ * missing symbol is stored in *missing and -ENOENT is returned.
+ */
+int mmt_resolve_symbols(const char **missing)
+{
+	kallsyms_lookup_name_t lookup = mmt_find_kallsyms_lookup_name();
+	size_t i;
+
+	if (!lookup) {
+		*missing = "kallsyms_lookup_name";
+		return -ENOENT;
+	}
+	for (i = 0; i < ARRAY_SIZE(mmt_syms); i++) {
+		*mmt_syms[i].slot = (void *)lookup(mmt_syms[i].name);
+		if (!*mmt_syms[i].slot) {
+			*missing = mmt_syms[i].name;
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+/* ---- test mm ---------------------------------------------------------- */
+
+/* Returns an mm with mm_users == 1 (drop with mmput()), as kunit_attach_mm(). */
+struct mm_struct *mmt_mm_create(void)
+{
+	struct mm_struct *mm = p_mm_alloc();
+
+	if (!mm)
+		return NULL;
+	mm->task_size = TASK_SIZE;
+	p_arch_pick_mmap_layout(mm, &current->signal->rlim[RLIMIT_STACK]);
+	return mm;
+}
+
+/*
+ * mmap(hint, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+ * [|MAP_FIXED_NOREPLACE if hint]) in current->mm (the attached test mm).
+ */
+unsigned long mmt_vm_mmap_anon(unsigned long hint, unsigned long len)
+{
+	unsigned long flags = MAP_PRIVATE | MAP_ANONYMOUS;
+
+	if (hint)
+		flags |= MAP_FIXED_NOREPLACE;
+	return vm_mmap(NULL, hint, len, PROT_READ | PROT_WRITE, flags, 0);
+}
+
+/* ---- kthreads --------------------------------------------------------- */
+
+/*
+ * Create a kthread allowed to run on @cpu only (changeable later with
+ * mmt_task_set_cpu(), unlike kthread_bind()), take a reference on its
+ * task_struct so mmt_kthread_stop() is safe even after it exited, and wake it.
+ */
+struct task_struct *mmt_kthread_start(int (*fn)(void *), void *data, int cpu,
+				      const char *name)
+{
+	struct task_struct *t = kthread_create(fn, data, "%s", name);
+
+	if (IS_ERR(t))
+		return t;
+	get_task_struct(t);
+	if (cpu >= 0 && cpu_online(cpu))
+		set_cpus_allowed_ptr(t, cpumask_of(cpu));
+	wake_up_process(t);
+	return t;
+}
+
+int mmt_task_set_cpu(struct task_struct *t, int cpu)
+{
+	if (cpu < 0 || !cpu_online(cpu))
+		return -EINVAL;
+	return set_cpus_allowed_ptr(t, cpumask_of(cpu));
+}
+
+/* Stop and release a thread started by mmt_kthread_start(). */
+int mmt_kthread_stop(struct task_struct *t)
+{
+	return kthread_stop_put(t);
+}
+
+bool mmt_kthread_should_stop(void)
+{
+	return kthread_should_stop();
+}
+
+int mmt_num_online_cpus(void)
+{
+	return num_online_cpus();
+}
+
+bool mmt_cpu_online(int cpu)
+{
+	return cpu >= 0 && cpu < nr_cpu_ids && cpu_online(cpu);
+}
+
+bool mmt_node_online(int nid)
+{
+	return nid >= 0 && nid < MAX_NUMNODES && node_online(nid);
+}
+
+/* ---- page tables ------------------------------------------------------ */
+
+/*
+ * Look up @addr in @mm's page tables. The caller holds @mm's mmap_lock (read
+ * or write). The PTE is read under its page-table lock. If @get_folio and the
+ * entry is present, a reference on the mapped folio is taken and returned in
+ * info->folio (drop it with mmt_folio_put()).
+ */
+int mmt_pte_lookup(struct mm_struct *mm, unsigned long addr, bool get_folio,
+		   struct mmt_pte_info *info)
+{
+	pgd_t *pgd;
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd, pmdval;
+	pte_t *ptep, pte;
+	spinlock_t *ptl;
+
+	mmap_assert_locked(mm);
+	memset(info, 0, sizeof(*info));
+	pgd = pgd_offset(mm, addr);
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return 0;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return 0;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud) || pud_leaf(*pud))
+		return 0;
+	pmd = pmd_offset(pud, addr);
+again:
+	pmdval = pmdp_get_lockless(pmd);
+	if (pmd_none(pmdval))
+		return 0;
+	if (pmd_is_migration_entry(pmdval) || pmd_trans_huge(pmdval)) {
+		ptl = pmd_lock(mm, pmd);
+		pmdval = pmdp_get(pmd);
+		if (pmd_is_migration_entry(pmdval)) {
+			info->kind = MMT_PMD_MIGRATION;
+			info->pfn = softleaf_to_pfn(softleaf_from_pmd(pmdval)) +
+				    ((addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT);
+		} else if (pmd_trans_huge(pmdval)) {
+			info->kind = MMT_PMD_PRESENT;
+			info->writable = pmd_write(pmdval);
+			info->pfn = pmd_pfn(pmdval) +
+				    ((addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT);
+		} else {
+			spin_unlock(ptl);
+			goto again;
+		}
+		goto found;
+	}
+	ptep = p_pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!ptep)
+		goto again; /* the pmd changed under us: retry */
+	pte = ptep_get(ptep);
+	if (pte_none(pte)) {
+		info->kind = MMT_PTE_NONE;
+	} else if (pte_present(pte)) {
+		info->kind = MMT_PTE_PRESENT;
+		info->writable = pte_write(pte);
+		info->pfn = pte_pfn(pte);
+	} else {
+		softleaf_t entry = softleaf_from_pte(pte);
+
+		if (softleaf_is_migration(entry)) {
+			info->kind = MMT_PTE_MIGRATION;
+			info->pfn = softleaf_to_pfn(entry);
+		} else {
+			info->kind = MMT_PTE_SWAP;
+		}
+	}
+	if (info->kind == MMT_PTE_PRESENT && get_folio && pfn_valid(info->pfn)) {
+		struct folio *folio = page_folio(pfn_to_page(info->pfn));
+
+		if (folio_try_get(folio))
+			info->folio = folio;
+	}
+	pte_unmap_unlock(ptep, ptl);
+	return 0;
+found:
+	if (info->kind == MMT_PMD_PRESENT && get_folio && pfn_valid(info->pfn)) {
+		struct folio *folio = page_folio(pfn_to_page(info->pfn));
+
+		if (folio_try_get(folio))
+			info->folio = folio;
+	}
+	spin_unlock(ptl);
+	return 0;
+}
+
+/* ---- folios ----------------------------------------------------------- */
+
+void mmt_folio_info(struct folio *folio, struct mmt_folio_info *info)
+{
+	info->pfn = folio_pfn(folio);
+	info->nid = folio_nid(folio);
+	info->order = folio_order(folio);
+	info->mapcount = folio_mapcount(folio);
+	info->refcount = folio_ref_count(folio);
+	info->anon = folio_test_anon(folio);
+	info->lru = folio_test_lru(folio);
+	info->mlocked = folio_test_mlocked(folio);
+	info->locked = folio_test_locked(folio);
+	info->unevictable = folio_test_unevictable(folio);
+}
+
+void mmt_folio_get(struct folio *folio)
+{
+	folio_get(folio);
+}
+
+void mmt_folio_put(struct folio *folio)
+{
+	folio_put(folio);
+}
+
+void mmt_folio_lock(struct folio *folio)
+{
+	folio_lock(folio);
+}
+
+void mmt_folio_unlock(struct folio *folio)
+{
+	folio_unlock(folio);
+}
+
+/*
+ * rmap_walk() with a caller-supplied rmap_one callback and default anon_vma
+ * locking. The folio must be locked (rmap_walk_file() requires it, and it
+ * keeps folio->mapping stable for anon folios too).
+ */
+void mmt_rmap_walk(struct folio *folio,
+		   bool (*rmap_one)(struct folio *, struct vm_area_struct *,
+				    unsigned long, void *),
+		   void *arg)
+{
+	struct rmap_walk_control rwc = {
+		.rmap_one = rmap_one,
+		.arg = arg,
+	};
+
+	p_rmap_walk(folio, &rwc);
+}
+
+struct mm_struct *mmt_vma_mm(struct vm_area_struct *vma)
+{
+	return vma->vm_mm;
+}
+
+/* ---- migration -------------------------------------------------------- */
+
+void mmt_list_init(struct list_head *list)
+{
+	INIT_LIST_HEAD(list);
+}
+
+/* isolate_folio_to_list(): LRU isolation plus NR_ISOLATED_* accounting. */
+bool mmt_isolate_folio_to_list(struct folio *folio, struct list_head *list)
+{
+	return p_isolate_folio_to_list(folio, list);
+}
+
+void mmt_lru_add_drain_all(void)
+{
+	p_lru_add_drain_all();
+}
+
+void mmt_putback_movable_pages(struct list_head *list)
+{
+	p_putback_movable_pages(list);
+}
+
+/*
+ * migrate_pages() of an isolated list to @nid, with alloc_migration_target()
+ * as the allocator, as the migrate_pages(2)/move_pages(2) paths do. Folios
+ * left on @list afterwards are still isolated: putback is the caller's.
+ */
+int mmt_migrate_pages_to_node(struct list_head *list, int nid, bool sync,
+			      unsigned int *succeeded)
+{
+	struct migration_target_control mtc = {
+		.nid = nid,
+		.gfp_mask = GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
+		.reason = MR_SYSCALL,
+	};
+
+	return p_migrate_pages(list, p_alloc_migration_target, NULL,
+			       (unsigned long)&mtc,
+			       sync ? MIGRATE_SYNC : MIGRATE_ASYNC, MR_SYSCALL,
+			       succeeded);
+}
+
+/* do_migrate_pages(): the migrate_pages(2) path over a whole mm. */
+int mmt_migrate_mm(struct mm_struct *mm, int from_nid, int to_nid)
+{
+	nodemask_t from = NODE_MASK_NONE, to = NODE_MASK_NONE;
+
+	node_set(from_nid, from);
+	node_set(to_nid, to);
+	return p_do_migrate_pages(mm, &from, &to, MPOL_MF_MOVE);
+}
+
+/* ---- vmstat ----------------------------------------------------------- */
+
+/*
+ * Exact global value of a node_stat_item: the atomic plus every CPU's
+ * not-yet-folded delta (as zone_page_state_snapshot() does for zones), so a
+ * leak of one page is not hidden by per-cpu drift.
+ */
+long mmt_node_stat(int item)
+{
+	long sum = 0;
+	int nid, cpu;
+
+	for_each_online_node(nid) {
+		struct pglist_data *pgdat = NODE_DATA(nid);
+
+		sum += atomic_long_read(&pgdat->vm_stat[item]);
+		for_each_online_cpu(cpu)
+			sum += per_cpu_ptr(pgdat->per_cpu_nodestats, cpu)
+				       ->vm_node_stat_diff[item];
+	}
+	return sum;
+}
+
+int mmt_nr_isolated_anon(void) { return NR_ISOLATED_ANON; }
+int mmt_nr_isolated_file(void) { return NR_ISOLATED_FILE; }
+int mmt_nr_anon_mapped(void) { return NR_ANON_MAPPED; }
+
+/* ---- misc ------------------------------------------------------------- */
+
+void mmt_cond_resched(void)
+{
+	cond_resched();
+}
+
+u64 mmt_random_u64(void)
+{
+	return get_random_u64();
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmtorture shim interface: every C function src/ffi.rs calls. The Rust
+ * declarations in src/ffi.rs must match these prototypes and structs.
+ */
+#ifndef MMTORTURE_SHIM_H
+#define MMTORTURE_SHIM_H
+
+#include <linux/types.h>
+
+struct folio;
+struct list_head;
+struct mm_struct;
+struct task_struct;
+struct vm_area_struct;
+
+/* What one user address resolves to in the page tables (see ffi.rs). */
+enum mmt_pte_kind {
+	MMT_PTE_NONE = 0,	/* no table or pte_none */
+	MMT_PTE_PRESENT = 1,	/* present pte */
+	MMT_PTE_MIGRATION = 2,	/* migration entry in a pte */
+	MMT_PTE_SWAP = 3,	/* any other non-present pte */
+	MMT_PMD_PRESENT = 4,	/* present huge pmd (THP) */
+	MMT_PMD_MIGRATION = 5,	/* migration entry in a pmd */
+};
+
+struct mmt_pte_info {
+	int kind;
+	bool writable;
+	unsigned long pfn;
+	struct folio *folio; /* with a reference, if asked for and present */
+};
+
+struct mmt_folio_info {
+	unsigned long pfn;
+	int nid;
+	int order;
+	int mapcount;
+	int refcount;
+	bool anon;
+	bool lru;
+	bool mlocked;
+	bool locked;
+	bool unevictable;
+};
+
+int mmt_resolve_symbols(const char **missing);
+struct mm_struct *mmt_mm_create(void);
+unsigned long mmt_vm_mmap_anon(unsigned long hint, unsigned long len);
+struct task_struct *mmt_kthread_start(int (*fn)(void *), void *data, int cpu,
+				      const char *name);
+int mmt_task_set_cpu(struct task_struct *t, int cpu);
+int mmt_kthread_stop(struct task_struct *t);
+bool mmt_kthread_should_stop(void);
+int mmt_num_online_cpus(void);
+bool mmt_cpu_online(int cpu);
+bool mmt_node_online(int nid);
+int mmt_pte_lookup(struct mm_struct *mm, unsigned long addr, bool get_folio,
+		   struct mmt_pte_info *info);
+void mmt_folio_info(struct folio *folio, struct mmt_folio_info *info);
+void mmt_folio_get(struct folio *folio);
+void mmt_folio_put(struct folio *folio);
+void mmt_folio_lock(struct folio *folio);
+void mmt_folio_unlock(struct folio *folio);
+void mmt_rmap_walk(struct folio *folio,
+		   bool (*rmap_one)(struct folio *, struct vm_area_struct *,
+				    unsigned long, void *),
+		   void *arg);
+struct mm_struct *mmt_vma_mm(struct vm_area_struct *vma);
+void mmt_list_init(struct list_head *list);
+bool mmt_isolate_folio_to_list(struct folio *folio, struct list_head *list);
+void mmt_lru_add_drain_all(void);
+void mmt_putback_movable_pages(struct list_head *list);
+int mmt_migrate_pages_to_node(struct list_head *list, int nid, bool sync,
+			      unsigned int *succeeded);
+int mmt_migrate_mm(struct mm_struct *mm, int from_nid, int to_nid);
+long mmt_node_stat(int item);
+int mmt_nr_isolated_anon(void);
+int mmt_nr_isolated_file(void);
+int mmt_nr_anon_mapped(void);
+void mmt_cond_resched(void);
+u64 mmt_random_u64(void);
+
+#endif /* MMTORTURE_SHIM_H */
