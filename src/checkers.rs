@@ -303,7 +303,10 @@ pub(crate) struct Baseline {
 
 impl Baseline {
     pub(crate) fn take(stat: Stat) -> Self {
-        Self { stat, value: ffi::stat(stat) }
+        Self {
+            stat,
+            value: ffi::stat(stat),
+        }
     }
 
     /// The counter must come back to within `slack` above the baseline (other

@@ -46,10 +46,34 @@ pub(crate) struct ParamSpec {
 
 /// Parameters every scenario accepts (besides `cpus=`).
 pub(crate) const COMMON_PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "duration", default: 5, min: 1, max: 3600, help: "seconds" },
-    ParamSpec { name: "pages", default: 64, min: 1, max: 65536, help: "test pages" },
-    ParamSpec { name: "seed", default: 0, min: 0, max: u64::MAX, help: "0 = random" },
-    ParamSpec { name: "shuffle_ms", default: 200, min: 0, max: 60000, help: "CPU shuffle period, 0 = off" },
+    ParamSpec {
+        name: "duration",
+        default: 5,
+        min: 1,
+        max: 3600,
+        help: "seconds",
+    },
+    ParamSpec {
+        name: "pages",
+        default: 64,
+        min: 1,
+        max: 65536,
+        help: "test pages",
+    },
+    ParamSpec {
+        name: "seed",
+        default: 0,
+        min: 0,
+        max: u64::MAX,
+        help: "0 = random",
+    },
+    ParamSpec {
+        name: "shuffle_ms",
+        default: 200,
+        min: 0,
+        max: 60000,
+        help: "CPU shuffle period, 0 = off",
+    },
 ];
 
 /// The parsed parameters of one run.
@@ -71,7 +95,10 @@ impl Params {
 
     /// Parses `key=value` words for `desc`. A bad word is reported with
     /// pr_warn (naming it and what is accepted) and gives `EINVAL`.
-    pub(crate) fn parse<'a>(desc: &ScenarioDesc, words: impl Iterator<Item = &'a str>) -> Result<Self> {
+    pub(crate) fn parse<'a>(
+        desc: &ScenarioDesc,
+        words: impl Iterator<Item = &'a str>,
+    ) -> Result<Self> {
         let name = desc.name;
         let mut values = KVec::new();
         for spec in all_params(desc) {
@@ -91,7 +118,11 @@ impl Params {
                 continue;
             }
             let Some(spec) = all_params(desc).find(|s| s.name == key) else {
-                pr_warn!("run {}: unknown parameter '{}' (see scenarios)\n", name, key);
+                pr_warn!(
+                    "run {}: unknown parameter '{}' (see scenarios)\n",
+                    name,
+                    key
+                );
                 return Err(EINVAL);
             };
             let Some(v) = parse_u64(val) else {
@@ -99,7 +130,15 @@ impl Params {
                 return Err(EINVAL);
             };
             if v < spec.min || v > spec.max {
-                pr_warn!("run {}: {}={} is out of range {}..={} ({})\n", name, key, v, spec.min, spec.max, spec.help);
+                pr_warn!(
+                    "run {}: {}={} is out of range {}..={} ({})\n",
+                    name,
+                    key,
+                    v,
+                    spec.min,
+                    spec.max,
+                    spec.help
+                );
                 return Err(EINVAL);
             }
             if let Some(slot) = values.iter_mut().find(|(n, _)| *n == key) {
@@ -296,7 +335,12 @@ impl RunShared {
 
     /// Records an invariant violation; the run will end as failed.
     pub(crate) fn violation(&self, v: Violation) {
-        pr_err!("violation in {} (seed {}): {}\n", self.desc.name, self.seed, v);
+        pr_err!(
+            "violation in {} (seed {}): {}\n",
+            self.desc.name,
+            self.seed,
+            v
+        );
         self.nr_violations.add(1, Relaxed);
         {
             let mut list = self.violations.lock();
@@ -343,7 +387,13 @@ impl RunShared {
         let name = self.desc.name;
         let _ = writeln!(out, "KTAP version 1");
         let _ = writeln!(out, "1..1");
-        let _ = writeln!(out, "# scenario={} seed={} elapsed_ms={}", name, self.seed, self.elapsed_ms());
+        let _ = writeln!(
+            out,
+            "# scenario={} seed={} elapsed_ms={}",
+            name,
+            self.seed,
+            self.elapsed_ms()
+        );
         let _ = write!(out, "# reproduce: run {name}");
         let _ = self.params.write_args(&mut out, self.seed);
         let _ = writeln!(out);
@@ -355,7 +405,11 @@ impl RunShared {
             let _ = writeln!(out, "# violation: {v}");
         }
         if total as usize > MAX_VIOLATIONS {
-            let _ = writeln!(out, "# ... {} more violations not kept", total as usize - MAX_VIOLATIONS);
+            let _ = writeln!(
+                out,
+                "# ... {} more violations not kept",
+                total as usize - MAX_VIOLATIONS
+            );
         }
         if let Some(e) = error {
             let _ = writeln!(out, "# error: run aborted with errno {}", e.to_errno());
@@ -385,7 +439,9 @@ impl Text {
 
 impl Write for Text {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes(), GFP_KERNEL).map_err(|_| core::fmt::Error)
+        self.0
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .map_err(|_| core::fmt::Error)
     }
 }
 
@@ -420,7 +476,8 @@ pub(crate) fn wrap(a: u64, n: u64) -> u64 {
 
 /// The `i`-th CPU of the list, cycling.
 fn nth_cpu(cpus: &[u32], i: usize) -> i32 {
-    cpus.get(wrap(i as u64, cpus.len() as u64) as usize).map_or(-1, |&c| c as i32)
+    cpus.get(wrap(i as u64, cpus.len() as u64) as usize)
+        .map_or(-1, |&c| c as i32)
 }
 
 /// Seeded xorshift64* (a run with the same seed makes the same choices).
@@ -455,6 +512,9 @@ pub(crate) struct WorkerCtx<'a> {
     /// One page of scratch space.
     pub(crate) buf: KVec<u8>,
 }
+
+/// A started worker: its thread (joined on drop) and its shared state.
+type WorkerHandle<S> = (Kthread<Worker<S>>, Arc<Worker<S>>);
 
 /// A worker thread: runs `S::step` for its role until the run stops.
 struct Worker<S: Scenario> {
@@ -522,12 +582,19 @@ impl ThreadMain for Runner {
             Ok(()) if run.stop_requested.load(Acquire) => RunState::Stopped,
             Ok(()) => RunState::Passed,
         };
-        run.elapsed_ms.store(run.started.elapsed().as_millis() as u64, Release);
+        run.elapsed_ms
+            .store(run.started.elapsed().as_millis() as u64, Release);
         match run.build_result(state, res.err()) {
             Ok(text) => *run.result.lock() = Some(text),
             Err(_) => pr_err!("cannot allocate the result of {}\n", run.desc.name),
         }
-        pr_info!("{} finished: {} (seed {}, {} ms)\n", run.desc.name, state.name(), run.seed, run.elapsed_ms());
+        pr_info!(
+            "{} finished: {} (seed {}, {} ms)\n",
+            run.desc.name,
+            state.name(),
+            run.seed,
+            run.elapsed_ms()
+        );
         run.state.store(state as u32, Release);
     }
 }
@@ -605,7 +672,7 @@ pub(crate) fn execute<S: Scenario>(run: &Arc<RunShared>) -> Result {
 
 /// Waits until the duration is over, a stop was requested, a violation was
 /// found, or the runner is being stopped; shuffles worker CPUs meanwhile.
-fn wait_for_end<S: Scenario>(run: &RunShared, workers: &KVec<(Kthread<Worker<S>>, Arc<Worker<S>>)>) {
+fn wait_for_end<S: Scenario>(run: &RunShared, workers: &KVec<WorkerHandle<S>>) {
     let duration_ms = run.params.get("duration") * 1000;
     let shuffle_ms = run.params.get("shuffle_ms");
     let cpus = &run.params.cpus;

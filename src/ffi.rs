@@ -14,9 +14,9 @@
 //! anon_vma lock (taken inside rmap_walk) → page-table lock (taken inside
 //! [`pte_lookup`]).
 
-use kernel::ffi::{c_char, c_int, c_ulong, c_void};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use kernel::ffi::{c_char, c_int, c_ulong, c_void};
 use kernel::{
     bindings,
     mm::{MmWithUser, MmapReadGuard},
@@ -68,8 +68,7 @@ struct RawFolioInfo {
     unevictable: bool,
 }
 
-type RmapOne =
-    unsafe extern "C" fn(*mut RawFolio, *mut RawVma, c_ulong, *mut c_void) -> bool;
+type RmapOne = unsafe extern "C" fn(*mut RawFolio, *mut RawVma, c_ulong, *mut c_void) -> bool;
 
 extern "C" {
     fn mmt_resolve_symbols(missing: *mut *const c_char) -> c_int;
@@ -138,7 +137,10 @@ pub(crate) fn resolve_symbols() -> Result {
         // SAFETY: on failure the shim stores a pointer to a static,
         // NUL-terminated symbol name.
         let name = unsafe { CStr::from_char_ptr(missing) };
-        pr_err!("cannot resolve kernel symbol {}: is this the kernel mmtorture was built for?\n", name.to_str().unwrap_or("?"));
+        pr_err!(
+            "cannot resolve kernel symbol {}: is this the kernel mmtorture was built for?\n",
+            name.to_str().unwrap_or("?")
+        );
     }
     Err(ENOENT)
 }
@@ -235,7 +237,11 @@ pub(crate) enum PteState {
     /// No page table or `pte_none`.
     None,
     /// A present PTE (`huge`: a PMD-mapped THP).
-    Present { pfn: usize, writable: bool, huge: bool },
+    Present {
+        pfn: usize,
+        writable: bool,
+        huge: bool,
+    },
     /// A migration entry (`huge`: in a PMD).
     Migration { pfn: usize, huge: bool },
     /// Any other non-present entry (swap, device, marker).
@@ -260,12 +266,20 @@ pub(crate) fn pte_lookup(
     // SAFETY: `mm` is valid and its mmap_lock is held (the guard proves it);
     // `raw` is a valid out-parameter.
     unsafe { mmt_pte_lookup(raw_mm(mm), addr as c_ulong, get_folio, &mut raw) };
-    let pfn = raw.pfn as usize;
+    let pfn = raw.pfn;
     let state = match raw.kind {
         0 => PteState::None,
-        1 => PteState::Present { pfn, writable: raw.writable, huge: false },
+        1 => PteState::Present {
+            pfn,
+            writable: raw.writable,
+            huge: false,
+        },
         2 => PteState::Migration { pfn, huge: false },
-        4 => PteState::Present { pfn, writable: raw.writable, huge: true },
+        4 => PteState::Present {
+            pfn,
+            writable: raw.writable,
+            huge: true,
+        },
         5 => PteState::Migration { pfn, huge: true },
         _ => PteState::Other,
     };
@@ -304,7 +318,7 @@ impl FolioRef {
         // SAFETY: we hold a reference, so the folio is valid.
         unsafe { mmt_folio_info(self.0.as_ptr(), &mut raw) };
         FolioInfo {
-            pfn: raw.pfn as usize,
+            pfn: raw.pfn,
             nid: raw.nid,
             order: raw.order,
             mapcount: raw.mapcount,
@@ -350,6 +364,12 @@ pub(crate) struct RmapHit {
     pub(crate) addr: usize,
 }
 
+/// `rmap_one` callback handed to rmap_walk() by [`FolioLock::rmap_walk`].
+///
+/// # Safety
+///
+/// `vma` must be valid and `arg` must point to a live
+/// `&mut dyn FnMut(RmapHit) -> bool` (what `FolioLock::rmap_walk` passes).
 unsafe extern "C" fn rmap_one_trampoline(
     _folio: *mut RawFolio,
     vma: *mut RawVma,
@@ -361,7 +381,7 @@ unsafe extern "C" fn rmap_one_trampoline(
     let f = unsafe { &mut *arg.cast::<&mut dyn FnMut(RmapHit) -> bool>() };
     // SAFETY: rmap_walk passes a valid vma.
     let mm = unsafe { mmt_vma_mm(vma) } as usize;
-    f(RmapHit { mm, addr: addr as usize })
+    f(RmapHit { mm, addr })
 }
 
 impl FolioLock<'_> {
@@ -375,7 +395,7 @@ impl FolioLock<'_> {
             mmt_rmap_walk(
                 self.folio.0.as_ptr(),
                 rmap_one_trampoline,
-                (&mut dynf as *mut &mut dyn FnMut(RmapHit) -> bool).cast(),
+                core::ptr::from_mut(&mut dynf).cast(),
             )
         };
     }
@@ -510,6 +530,11 @@ pub(crate) trait ThreadMain: Send + Sync + Sized + 'static {
     fn thread_main(this: Arc<Self>);
 }
 
+/// Thread function of every [`Kthread`].
+///
+/// # Safety
+///
+/// `data` must come from `Arc::<T>::into_raw` and be owned by this call.
 unsafe extern "C" fn kthread_trampoline<T: ThreadMain>(data: *mut c_void) -> c_int {
     // SAFETY: `data` came from `Arc::into_raw` in `Kthread::start`; the thread
     // function runs at most once, so ownership is taken exactly once.

@@ -79,7 +79,10 @@ impl Torture {
         }
         if let Some(cur) = &inner.current {
             if cur.run.state() == RunState::Running {
-                pr_warn!("control: a run of {} is in progress (write 'stop' first)\n", cur.run.desc.name);
+                pr_warn!(
+                    "control: a run of {} is in progress (write 'stop' first)\n",
+                    cur.run.desc.name
+                );
                 return Err(EBUSY);
             }
         }
@@ -87,7 +90,10 @@ impl Torture {
         inner.current = None;
         let run = RunShared::new(desc, params)?;
         let runner = Runner::start(run.clone())?;
-        inner.current = Some(Current { run, _runner: runner });
+        inner.current = Some(Current {
+            run,
+            _runner: runner,
+        });
         Ok(())
     }
 
@@ -184,15 +190,24 @@ impl kernel::Module for MmTortureModule {
         let dir = Dir::new(c"mmtorture");
         let mut files = KVec::with_capacity(4, GFP_KERNEL)?;
         files.push(
-            KBox::pin_init(dir.write_callback_file(c"control", torture.clone(), &control_write), GFP_KERNEL)?,
+            KBox::pin_init(
+                dir.write_callback_file(c"control", torture.clone(), &control_write),
+                GFP_KERNEL,
+            )?,
             GFP_KERNEL,
         )?;
         files.push(
-            KBox::pin_init(dir.read_callback_file(c"status", torture.clone(), &status_read), GFP_KERNEL)?,
+            KBox::pin_init(
+                dir.read_callback_file(c"status", torture.clone(), &status_read),
+                GFP_KERNEL,
+            )?,
             GFP_KERNEL,
         )?;
         files.push(
-            KBox::pin_init(dir.read_callback_file(c"result", torture.clone(), &result_read), GFP_KERNEL)?,
+            KBox::pin_init(
+                dir.read_callback_file(c"result", torture.clone(), &result_read),
+                GFP_KERNEL,
+            )?,
             GFP_KERNEL,
         )?;
         files.push(
@@ -203,7 +218,11 @@ impl kernel::Module for MmTortureModule {
             GFP_KERNEL,
         )?;
         pr_info!("loaded: {} scenarios\n", scenarios::SCENARIOS.len());
-        Ok(Self { torture, _files: files, _dir: dir })
+        Ok(Self {
+            torture,
+            _files: files,
+            _dir: dir,
+        })
     }
 }
 

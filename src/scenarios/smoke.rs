@@ -54,7 +54,13 @@ impl<const BUSTED: bool> Smoke<BUSTED> {
 
     /// Isolates every test folio on `from` and migrate_pages() them to `to`.
     /// Returns how many migrated.
-    fn migrate_isolated(&self, run: &RunShared, mm: &MmUse<'_>, from: i32, to: i32) -> Result<usize> {
+    fn migrate_isolated(
+        &self,
+        run: &RunShared,
+        mm: &MmUse<'_>,
+        from: i32,
+        to: i32,
+    ) -> Result<usize> {
         ffi::lru_add_drain_all();
         let mut list = IsolatedList::new()?;
         {
@@ -107,7 +113,10 @@ impl<const BUSTED: bool> Smoke<BUSTED> {
         if BUSTED && r == 1 && !self.corrupted.xchg(true, Relaxed) {
             // The deliberate bug: one word of one page no longer holds its pattern.
             let page = engine::wrap(self.seed, self.pages as u64) as usize;
-            mm.write(self.base + page * PAGE_SIZE + 8, &0xbad0_bad0_bad0_bad0u64.to_ne_bytes())?;
+            mm.write(
+                self.base + page * PAGE_SIZE + 8,
+                &0xbad0_bad0_bad0_bad0u64.to_ne_bytes(),
+            )?;
         }
         self.check_all_data(run, mm, &mut w.buf)
     }
@@ -146,7 +155,10 @@ impl<const BUSTED: bool> Scenario for Smoke<BUSTED> {
         }
         let pages = run.params.get("pages") as usize;
         let anon_mapped = Baseline::take(Stat::AnonMapped);
-        let isolated = [Baseline::take(Stat::IsolatedAnon), Baseline::take(Stat::IsolatedFile)];
+        let isolated = [
+            Baseline::take(Stat::IsolatedAnon),
+            Baseline::take(Stat::IsolatedFile),
+        ];
         let base = mm.mmap_anon(0, pages * PAGE_SIZE)?;
         let mut buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         for i in 0..pages {
@@ -194,7 +206,11 @@ impl<const BUSTED: bool> Scenario for Smoke<BUSTED> {
         // Other guest activity moves NR_ANON_MAPPED too: allow half our
         // range as noise; a leak of the range itself stays above it.
         let slack = (self.pages / 2) as i64;
-        for (b, slack) in [(&self.anon_mapped, slack), (&self.isolated[0], 0), (&self.isolated[1], 0)] {
+        for (b, slack) in [
+            (&self.anon_mapped, slack),
+            (&self.isolated[0], 0),
+            (&self.isolated[1], 0),
+        ] {
             run.count(Counter::Checks, 1);
             if let Some(v) = b.check(slack, 2000) {
                 run.violation(v);
