@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables here are used by the scripts that source this
 # Shared settings for the ci/ and qemu/ scripts. Sourced, never run.
 #
 # Everything heavy (toolchain extras, kernel source, kernel builds, the venv)

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# make check / make run: everything from a bare machine to a KTAP verdict.
+#
+#   ci/check.sh                       make check: deps, kernel (cached), lint,
+#                                     module, guest selftests; prints KTAP and
+#                                     the final line "N passed, N failed, N skipped"
+#   ci/check.sh --run SCENARIO ARGS   make run: boot and run one scenario
+#                                     (all selftests when SCENARIO is empty)
+#
+# Exit 0 iff nothing failed. KDIR= uses a user's own built tree instead of
+# the cached kernel. Phase times are printed as KTAP comments.
+set -euo pipefail
+# shellcheck source=ci/common.sh
+. "$(dirname "$0")/common.sh"
+cd "$MMT_ROOT"
+
+mode=check scenario="" args=""
+if [ "${1:-}" = --run ]; then
+	mode=run scenario=${2:-} args=${3:-}
+fi
+
+times=()
+phase() { # phase NAME CMD...: run CMD, record its wall time
+	local name=$1 t0=$SECONDS rc=0
+	shift
+	"$@" || rc=$?
+	times+=("$name=$((SECONDS - t0))s")
+	return "$rc"
+}
+
+pass=0 fail=0 skip=0 n=0
+host_test() { # host_test NAME CMD...: one KTAP line for a host-side check
+	local name=$1 log rc=0
+	shift
+	n=$((n + 1))
+	log=$(mktemp)
+	phase "$name" "$@" > "$log" 2>&1 || rc=$?
+	if [ "$rc" = 0 ]; then
+		echo "ok $n $name"
+		pass=$((pass + 1))
+	else
+		sed 's/^/# /' "$log" | tail -40
+		echo "not ok $n $name"
+		fail=$((fail + 1))
+	fi
+	rm -f "$log"
+	return "$rc"
+}
+
+echo "KTAP version 1"
+echo "# mmtorture $mode: $(git rev-parse --short HEAD 2>/dev/null || echo no-git)"
+
+# Bootstrap: toolchain and kernel. A failure here ends the run.
+if ! phase deps bash ci/deps.sh >&2; then
+	echo "Bail out! make deps failed"
+	exit 1
+fi
+if [ -z "${KDIR:-}" ]; then
+	kpath=$(mktemp)
+	if ! phase kernel bash ci/kernel.sh > "$kpath"; then
+		echo "Bail out! kernel build failed"
+		exit 1
+	fi
+	KDIR=$(tail -1 "$kpath")
+	rm -f "$kpath"
+fi
+export KDIR
+echo "# kernel: $KDIR"
+
+if [ "$mode" = check ]; then
+	# clippy builds the module too (clippy-driver in place of rustc).
+	host_test rustfmt make -s fmt-check || true
+	host_test shellcheck make -s shellcheck || true
+	host_test clippy make -s clippy KDIR="$KDIR" || true
+fi
+if ! host_test module make -s module KDIR="$KDIR"; then
+	echo "# time: ${times[*]}"
+	echo "$pass passed, $fail failed, $skip skipped"
+	exit 1
+fi
+
+# The guest: its KTAP stream is printed as it comes; its counts are added.
+guest_cmd=(selftests/run_guest.sh)
+if [ "$mode" = run ] && [ -n "$scenario" ]; then
+	guest_cmd=(selftests/run_scenario.sh "$scenario" "$args")
+fi
+out=$(mktemp)
+grc=0
+phase guest qemu/run.sh --kdir "$KDIR" -- "${guest_cmd[@]}" | tee "$out" || grc=${PIPESTATUS[0]}
+counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$out" | tail -1 || true)
+rm -f "$out"
+if [ -n "$counts" ]; then
+	read -r gp _ gf _ gs _ <<< "${counts//,/}"
+	pass=$((pass + gp)) fail=$((fail + gf)) skip=$((skip + ${gs:-0}))
+fi
+# A guest that crashed, hung, or left console reports fails the run even if
+# every selftest it got to report passed.
+if [ "$grc" != 0 ]; then
+	echo "# guest run failed: qemu/run.sh exit status $grc (see its console log above)"
+	[ -n "$counts" ] && [ "${gf:-0}" != 0 ] || fail=$((fail + 1))
+fi
+echo "# time: ${times[*]}"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
