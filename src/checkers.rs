@@ -36,6 +36,9 @@ pub(crate) enum Invariant {
     VmstatBaseline,
     /// Teardown released every mapping and reference of the test folios.
     FolioReleased,
+    /// A folio with an extra (GUP) reference is not migrated away from its
+    /// holder: the mapping keeps the referenced page and sees its writes.
+    ReferencedFolioStays,
 }
 
 impl Invariant {
@@ -49,6 +52,7 @@ impl Invariant {
             Self::Mapcount => "mapcount",
             Self::VmstatBaseline => "vmstat-baseline",
             Self::FolioReleased => "folio-released",
+            Self::ReferencedFolioStays => "referenced-folio-stays",
         }
     }
 }
@@ -184,7 +188,8 @@ pub(crate) fn scan_ptes(
 
 /// The per-page structural checks of a quiescent range (nobody migrating or
 /// moving it): present, no migration entry, rmap finds exactly the one
-/// mapping, mapcount 1. Returns the number of folios on `node` (if given).
+/// mapping, mapcount 1. Returns the number of pages on `node` (if given).
+/// The range must be naturally aligned for its large folios.
 pub(crate) fn check_quiescent_range(
     run: &RunShared,
     mm: &MmWithUser,
@@ -218,13 +223,20 @@ pub(crate) fn check_quiescent_range(
         }
         let Some(folio) = &l.folio else { return };
         let info = folio.info();
+        let huge = matches!(l.state, PteState::Present { huge: true, .. });
+        // A large folio is checked once, at the address of its first page.
+        let folio_bytes = PAGE_SIZE << info.order;
+        if info.order > 0 && addr & (folio_bytes - 1) != 0 {
+            return;
+        }
         if node == Some(info.nid) {
-            on_node += 1;
+            on_node += 1 << info.order;
         }
         if let Some(v) = check_rmap_single(folio, me, addr) {
             run.violation(v);
         }
-        if info.order == 0 && info.mapcount != 1 {
+        // Singly mapped: a small folio or a PMD-mapped THP has mapcount 1.
+        if (info.order == 0 || huge) && info.mapcount != 1 {
             run.violation(Violation {
                 invariant: Invariant::Mapcount,
                 addr,

@@ -252,9 +252,17 @@ pub(crate) enum Counter {
     PagesVerified,
     /// CPU shuffles of the worker set.
     Shuffles,
+    /// Extra references (GUP get/pin) taken on test folios.
+    Refs,
+    /// Aligned rounds whose two critical sections overlapped in time.
+    Overlaps,
+    /// Aligned rounds run.
+    Rounds,
 }
 
-const COUNTER_NAMES: &[&str] = &[
+const COUNTERS: usize = 10;
+
+const COUNTER_NAMES: [&str; COUNTERS] = [
     "iterations",
     "migrated",
     "migrate_failed",
@@ -262,6 +270,9 @@ const COUNTER_NAMES: &[&str] = &[
     "checks",
     "pages_verified",
     "shuffles",
+    "refs",
+    "overlaps",
+    "rounds",
 ];
 
 /// Everything about one run that outlives its threads.
@@ -277,7 +288,7 @@ pub(crate) struct RunShared {
     elapsed_ms: Atomic<u64>,
     started_workers: Atomic<u32>,
     go: Atomic<bool>,
-    counters: [Atomic<u64>; 7],
+    counters: [Atomic<u64>; COUNTERS],
     nr_violations: Atomic<u64>,
     #[pin]
     violations: Mutex<KVec<Violation>>,
@@ -304,7 +315,7 @@ impl RunShared {
                 elapsed_ms: Atomic::new(0),
                 started_workers: Atomic::new(0),
                 go: Atomic::new(false),
-                counters: [const { Atomic::new(0) }; 7],
+                counters: [const { Atomic::new(0) }; COUNTERS],
                 nr_violations: Atomic::new(0),
                 violations <- new_mutex!(KVec::new()),
                 result <- new_mutex!(None),
@@ -511,6 +522,93 @@ pub(crate) struct WorkerCtx<'a> {
     pub(crate) iteration: u64,
     /// One page of scratch space.
     pub(crate) buf: KVec<u8>,
+}
+
+/// Aligns the critical sections of two workers racing each other, round by
+/// round, as LTP's fuzzy sync (tst_fuzzy_sync.h) does: both sides meet at a
+/// barrier, the side whose section is on average shorter waits a random
+/// delay within the difference of the moving averages (so the shorter window
+/// lands anywhere inside the longer one), and every round whose two sections
+/// overlapped in time is counted in `Counter::Overlaps`.
+pub(crate) struct Aligner {
+    reached: [Atomic<u64>; 2],
+    start_ns: [Atomic<u64>; 2],
+    end_ns: [Atomic<u64>; 2],
+    /// Moving average of each side's section length (ns), 1/8 weight.
+    avg_ns: [Atomic<u64>; 2],
+    /// Who finished its section of the current round first.
+    done: [Atomic<u64>; 2],
+    epoch: Instant<Monotonic>,
+}
+
+impl Aligner {
+    pub(crate) fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            reached: [const { Atomic::new(0) }; 2],
+            start_ns: [const { Atomic::new(0) }; 2],
+            end_ns: [const { Atomic::new(0) }; 2],
+            avg_ns: [const { Atomic::new(0) }; 2],
+            done: [const { Atomic::new(0) }; 2],
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// Side `side` (0 or 1) enters its critical section of the next round.
+    /// Returns false if the run is stopping (the other side may be gone).
+    pub(crate) fn start(&self, side: usize, w: &mut WorkerCtx<'_>) -> bool {
+        let (me, other) = (side & 1, (side & 1) ^ 1);
+        let round = self.reached[me].fetch_add(1, Relaxed) + 1;
+        while self.reached[other].load(Acquire) < round {
+            if w.run.should_stop() {
+                return false;
+            }
+            ffi::cond_resched();
+        }
+        let (mine, theirs) = (
+            self.avg_ns[me].load(Relaxed),
+            self.avg_ns[other].load(Relaxed),
+        );
+        if mine < theirs {
+            let delay_ns = w.rng.below(theirs - mine + 1);
+            let until = self.now_ns() + delay_ns;
+            while self.now_ns() < until {
+                core::hint::spin_loop();
+            }
+        }
+        self.start_ns[me].store(self.now_ns(), Release);
+        true
+    }
+
+    /// Side `side` leaves its critical section of the current round.
+    pub(crate) fn end(&self, side: usize, run: &RunShared) {
+        let me = side & 1;
+        let end = self.now_ns();
+        let len = end.saturating_sub(self.start_ns[me].load(Relaxed));
+        let avg = self.avg_ns[me].load(Relaxed);
+        self.avg_ns[me].store(
+            if avg == 0 {
+                len
+            } else {
+                avg - avg / 8 + len / 8
+            },
+            Relaxed,
+        );
+        self.end_ns[me].store(end, Release);
+        let round = self.reached[me].load(Relaxed);
+        // The second side to finish this round judges the overlap.
+        if self.done[round as usize & 1].fetch_add(1, Relaxed) % 2 == 1 {
+            let (s0, e0) = (self.start_ns[0].load(Acquire), self.end_ns[0].load(Acquire));
+            let (s1, e1) = (self.start_ns[1].load(Acquire), self.end_ns[1].load(Acquire));
+            run.count(Counter::Rounds, 1);
+            if s0 < e1 && s1 < e0 {
+                run.count(Counter::Overlaps, 1);
+            }
+        }
+    }
 }
 
 /// A started worker: its thread (joined on drop) and its shared state.

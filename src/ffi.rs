@@ -14,6 +14,7 @@
 //! anon_vma lock (taken inside rmap_walk) → page-table lock (taken inside
 //! [`pte_lookup`]).
 
+use crate::checkers::PAGE_SIZE;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::ffi::{c_char, c_int, c_ulong, c_void};
@@ -38,7 +39,13 @@ macro_rules! opaque {
     )*};
 }
 
-opaque!(RawFolio => "folio", RawMm => "mm_struct", RawTask => "task_struct", RawVma => "vm_area_struct");
+opaque!(
+    RawFolio => "folio",
+    RawMm => "mm_struct",
+    RawPage => "page",
+    RawTask => "task_struct",
+    RawVma => "vm_area_struct",
+);
 
 fn raw_mm(mm: &MmWithUser) -> *mut RawMm {
     mm.as_raw().cast()
@@ -107,6 +114,17 @@ extern "C" {
         nid: c_int,
         sync: bool,
         succeeded: *mut u32,
+    ) -> c_int;
+    fn mmt_gup_page(mm: *mut RawMm, addr: c_ulong, pin: bool) -> *mut RawPage;
+    fn mmt_gup_release(page: *mut RawPage, pin: bool);
+    fn mmt_page_pfn(page: *mut RawPage) -> c_ulong;
+    fn mmt_page_write(page: *mut RawPage, off: usize, src: *const c_void, len: usize);
+    fn mmt_migrate_misplaced(
+        mm: *mut RawMm,
+        addr: c_ulong,
+        folio: *mut RawFolio,
+        nid: c_int,
+        isolated: *mut bool,
     ) -> c_int;
     fn mmt_migrate_mm(mm: *mut RawMm, from: c_int, to: c_int) -> c_int;
     fn mmt_node_stat(item: c_int) -> i64;
@@ -449,6 +467,79 @@ impl Drop for IsolatedList {
         // putback_movable_pages() returns them to the LRU and undoes the
         // NR_ISOLATED_* accounting.
         unsafe { mmt_putback_movable_pages(self.head.get()) };
+    }
+}
+
+/// The NUMA-misplaced migration path (`migrate_misplaced_folio_prepare()` +
+/// `migrate_misplaced_folio()`, as do_numa_page()) for the folio mapped at
+/// `addr`, consuming our reference. Returns (isolated, migrated).
+pub(crate) fn migrate_misplaced(
+    mm: &MmWithUser,
+    _locked: &MmapReadGuard<'_>,
+    addr: usize,
+    folio: FolioRef,
+    nid: i32,
+) -> (bool, bool) {
+    let mut isolated = false;
+    let raw = folio.0.as_ptr();
+    // Ownership of our reference passes to the shim, which drops it once
+    // the folio is isolated (the isolation holds its own), or we drop it.
+    let folio = core::mem::ManuallyDrop::new(folio);
+    // SAFETY: `mm`'s mmap_lock is held (the guard); we own a reference on
+    // `raw`; `isolated` is a valid out-parameter.
+    let ret =
+        unsafe { mmt_migrate_misplaced(raw_mm(mm), addr as c_ulong, raw, nid, &mut isolated) };
+    if !isolated {
+        drop(core::mem::ManuallyDrop::into_inner(folio));
+    }
+    (isolated, ret == 0)
+}
+
+/// An extra reference on a mapped page taken the way GUP users take it
+/// (`get_user_pages_remote()`, or `pin_user_pages_remote()` if `pin`).
+///
+/// # Invariants
+///
+/// `page` holds one reference (or pin, if `pin`) taken by `mmt_gup_page`.
+pub(crate) struct PageRef {
+    page: NonNull<RawPage>,
+    pin: bool,
+}
+
+// SAFETY: GUP references may be released from any thread.
+unsafe impl Send for PageRef {}
+
+impl PageRef {
+    /// GUPs the page at `addr` (faulting it in, for write).
+    pub(crate) fn grab(
+        mm: &MmWithUser,
+        _locked: &MmapReadGuard<'_>,
+        addr: usize,
+        pin: bool,
+    ) -> Option<Self> {
+        // SAFETY: `mm`'s mmap_lock is held (the guard), as GUP requires.
+        let page = unsafe { mmt_gup_page(raw_mm(mm), addr as c_ulong, pin) };
+        NonNull::new(page).map(|page| Self { page, pin })
+    }
+
+    /// The page frame the reference holds.
+    pub(crate) fn pfn(&self) -> usize {
+        // SAFETY: we hold a reference on the page.
+        unsafe { mmt_page_pfn(self.page.as_ptr()) }
+    }
+
+    /// Writes `data` at `off` through the kernel mapping of the page.
+    pub(crate) fn write(&self, off: usize, data: &[u8]) {
+        let len = data.len().min(PAGE_SIZE.saturating_sub(off));
+        // SAFETY: we hold a reference; `off + len` is within the page.
+        unsafe { mmt_page_write(self.page.as_ptr(), off, data.as_ptr().cast(), len) };
+    }
+}
+
+impl Drop for PageRef {
+    fn drop(&mut self) {
+        // SAFETY: by the invariant we own this reference or pin.
+        unsafe { mmt_gup_release(self.page.as_ptr(), self.pin) };
     }
 }
 

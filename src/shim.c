@@ -343,6 +343,48 @@ struct mm_struct *mmt_vma_mm(struct vm_area_struct *vma)
 	return vma->vm_mm;
 }
 
+/* ---- extra references (GUP) ----------------------------------------- */
+
+/*
+ * Take one extra reference on the page mapped at @addr in @mm, as O_DIRECT
+ * or an RDMA driver would: get_user_pages_remote(FOLL_WRITE) or, with @pin,
+ * pin_user_pages_remote(FOLL_WRITE). The caller holds @mm's mmap_lock.
+ */
+struct page *mmt_gup_page(struct mm_struct *mm, unsigned long addr, bool pin)
+{
+	struct page *page;
+	long n;
+
+	mmap_assert_locked(mm);
+	if (pin)
+		n = pin_user_pages_remote(mm, addr, 1, FOLL_WRITE, &page, NULL);
+	else
+		n = get_user_pages_remote(mm, addr, 1, FOLL_WRITE, &page, NULL);
+	return n == 1 ? page : NULL;
+}
+
+void mmt_gup_release(struct page *page, bool pin)
+{
+	if (pin)
+		unpin_user_page(page);
+	else
+		put_page(page);
+}
+
+unsigned long mmt_page_pfn(struct page *page)
+{
+	return page_to_pfn(page);
+}
+
+/* Write through the kernel mapping of @page, as a DMA engine would. */
+void mmt_page_write(struct page *page, size_t off, const void *src, size_t len)
+{
+	void *kaddr = kmap_local_page(page);
+
+	memcpy(kaddr + off, src, len);
+	kunmap_local(kaddr);
+}
+
 /* ---- migration -------------------------------------------------------- */
 
 void mmt_list_init(struct list_head *list)
@@ -384,6 +426,32 @@ int mmt_migrate_pages_to_node(struct list_head *list, int nid, bool sync,
 			       (unsigned long)&mtc,
 			       sync ? MIGRATE_SYNC : MIGRATE_ASYNC, MR_SYSCALL,
 			       succeeded);
+}
+
+/*
+ * The NUMA-balancing path for one folio, as do_numa_page() drives it:
+ * migrate_misplaced_folio_prepare() (isolation + NR_ISOLATED accounting),
+ * then migrate_misplaced_folio(), which consumes the isolation. The caller
+ * holds a reference on @folio (dropped here once isolated, as the fault path
+ * holds none across the migration) and @mm's mmap_lock for the vma lookup.
+ * Returns 0 if migrated, -EAGAIN/-EACCES/-EFAULT if not.
+ */
+int mmt_migrate_misplaced(struct mm_struct *mm, unsigned long addr,
+			  struct folio *folio, int nid, bool *isolated)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+	int ret;
+
+	*isolated = false;
+	mmap_assert_locked(mm);
+	if (!vma)
+		return -EFAULT;
+	ret = p_migrate_misplaced_folio_prepare(folio, vma, nid);
+	if (ret)
+		return ret;
+	*isolated = true;
+	folio_put(folio);
+	return p_migrate_misplaced_folio(folio, nid);
 }
 
 /* do_migrate_pages(): the migrate_pages(2) path over a whole mm. */

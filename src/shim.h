@@ -73,6 +73,13 @@ void mmt_lru_add_drain_all(void);
 void mmt_putback_movable_pages(struct list_head *list);
 int mmt_migrate_pages_to_node(struct list_head *list, int nid, bool sync,
 			      unsigned int *succeeded);
+struct page;
+struct page *mmt_gup_page(struct mm_struct *mm, unsigned long addr, bool pin);
+void mmt_gup_release(struct page *page, bool pin);
+unsigned long mmt_page_pfn(struct page *page);
+void mmt_page_write(struct page *page, size_t off, const void *src, size_t len);
+int mmt_migrate_misplaced(struct mm_struct *mm, unsigned long addr,
+			  struct folio *folio, int nid, bool *isolated);
 int mmt_migrate_mm(struct mm_struct *mm, int from_nid, int to_nid);
 long mmt_node_stat(int item);
 int mmt_nr_isolated_anon(void);

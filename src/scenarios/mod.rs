@@ -9,6 +9,7 @@ use crate::engine::{self, ParamSpec, RunShared};
 use kernel::{prelude::*, sync::Arc};
 
 mod smoke;
+mod thp_pin_migrate;
 
 /// One entry of the scenario table.
 pub(crate) struct ScenarioDesc {
@@ -48,6 +49,12 @@ pub(crate) static SCENARIOS: &[ScenarioDesc] = &[
         "busted",
         "smoke with one page deliberately corrupted after migration: its checker must fail",
         smoke::PARAMS
+    ),
+    scenario!(
+        thp_pin_migrate::ThpPinMigrate,
+        "thp_pin_migrate",
+        "seed 001: THP and base folios held by GUP get/pin while migrate_pages and the NUMA-misplaced path migrate them; no referenced folio may move, NR_ISOLATED returns to baseline",
+        thp_pin_migrate::PARAMS
     ),
 ];
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make zoo PATCH=qemu/zoo/NNN-name.patch: prove a scenario catches a bug.
+#
+# Builds the clean cached kernel with the mutation patch applied (in a copy
+# of the clean tree: incremental, the clean kernel is not touched), builds
+# mmtorture.ko against it (into the cache, not the repo), boots it and runs
+# the scenario named on the patch's "Scenario:" header line. The mutation is
+# DETECTED when that scenario fails (a checker's violation, or a console
+# report the run provoked); this script then exits 0. A run that passes on
+# the mutated kernel is a MISS: exit 1.
+#
+#   ci/zoo.sh PATCH [SEED]     (SEED overrides the scenario's seed)
+set -euo pipefail
+# shellcheck source=ci/common.sh
+. "$(dirname "$0")/common.sh"
+cd "$MMT_ROOT"
+
+patch=${1:?usage: ci/zoo.sh qemu/zoo/NNN-name.patch [SEED]}
+seed=${2:-}
+[ -f "$patch" ] || die "no such patch: $patch"
+line=$(awk '/^Scenario:/ { sub(/^Scenario:[ \t]*/, ""); print; exit }' "$patch")
+[ -n "$line" ] || die "$patch has no 'Scenario:' header line"
+read -r scenario args <<< "$line"
+if [ "$scenario" = none ]; then
+	log "$patch: no scenario implemented yet ($line)"
+	exit 4
+fi
+[ -z "$seed" ] || args="$args seed=$seed"
+name=$(basename "$patch" .patch)
+
+bash ci/deps.sh >&2
+t0=$SECONDS
+kdir=$(bash ci/kernel.sh --zoo "$patch" | tail -1)
+log "zoo kernel ready in $((SECONDS - t0)) s: $kdir"
+mo="$MMT_CACHE/zoo-mod/$name"
+mkdir -p "$mo"
+make -s module KDIR="$kdir" MO="$mo" >&2
+log "running: $scenario $args"
+rc=0
+MMT_KO="$mo/mmtorture.ko" qemu/run.sh --kdir "$kdir" -- \
+	env MMT_KO="$mo/mmtorture.ko" selftests/run_scenario.sh "$scenario" "$args" || rc=$?
+if [ "$rc" = 0 ]; then
+	echo "zoo $name: MISSED: $scenario passed on the mutated kernel"
+	exit 1
+fi
+echo "zoo $name: DETECTED: $scenario failed on the mutated kernel (qemu/run.sh status $rc)"

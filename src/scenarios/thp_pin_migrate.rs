@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `thp_pin_migrate` (seed 001): migration must not move a folio that holds
+//! an extra reference, and must not leak NR_ISOLATED_* on its failure paths.
+//!
+//! The test mm holds `thps` PMD-mapped THPs and `pages` base pages, each page
+//! with a data pattern and a generation. Two workers race, round by round,
+//! aligned by an [`Aligner`]:
+//! - the *holder* takes an extra reference on one page the way GUP users do
+//!   (`get_user_pages_remote()`, or `pin_user_pages_remote()`), holds it for
+//!   a random time, writes a new generation of the page's pattern through it
+//!   (as DMA would), then checks that the mapping shows that data and still
+//!   maps the referenced page frame;
+//! - the *migrator* migrates the folio of that same page to the other node,
+//!   alternating isolate + migrate_pages() (sync and async) and the
+//!   NUMA-misplaced path (migrate_misplaced_folio_prepare/_folio()).
+//!
+//! Invariants: data written through the reference is what the mapping sees;
+//! a referenced folio stays mapped where its holder has it; after every
+//! round NR_ISOLATED_ANON/FILE are back at their baseline; at the end the
+//! ranges are quiescent-consistent (ptes, rmap, mapcount), every page holds
+//! its last pattern, and teardown releases every folio.
+//!
+//! Re-injected bug: `qemu/zoo/001-thp-migrate-ignores-pins.patch`.
+
+use crate::checkers::{self, Baseline, Invariant, Violation, PAGE_SIZE};
+use crate::engine::{Aligner, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
+use crate::ffi::{self, FolioRef, IsolatedList, MmUse, PageRef, PteState, Stat};
+use kernel::{
+    prelude::*,
+    sync::atomic::{Acquire, Atomic, Relaxed, Release},
+    time::{delay::fsleep, Delta},
+};
+
+const HPAGE_SIZE: usize = 2 << 20;
+const HPAGE_PAGES: usize = HPAGE_SIZE / PAGE_SIZE;
+
+pub(crate) const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "thps",
+        default: 2,
+        min: 0,
+        max: 64,
+        help: "PMD-sized THPs",
+    },
+    ParamSpec {
+        name: "pin",
+        default: 2,
+        min: 0,
+        max: 2,
+        help: "0 get, 1 pin, 2 alternate",
+    },
+    ParamSpec {
+        name: "hold_us",
+        default: 3000,
+        min: 0,
+        max: 1_000_000,
+        help: "max extra-reference hold",
+    },
+];
+
+const MIGRATOR: usize = 0;
+const HOLDER: usize = 1;
+
+pub(crate) struct ThpPinMigrate {
+    thp_base: usize,
+    thp_pages: usize,
+    base: usize,
+    pages: usize,
+    seed: u64,
+    nodes: [i32; 2],
+    /// Generation of each page's pattern (THP pages first, then base pages).
+    gens: KVec<Atomic<u64>>,
+    /// Page the holder references this round (the migrator's target).
+    target: Atomic<usize>,
+    align: Aligner,
+    anon_mapped: Baseline,
+    isolated: [Baseline; 2],
+}
+
+impl ThpPinMigrate {
+    fn addr(&self, idx: usize) -> usize {
+        if idx < self.thp_pages {
+            self.thp_base + idx * PAGE_SIZE
+        } else {
+            self.base + (idx - self.thp_pages) * PAGE_SIZE
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.thp_pages + self.pages
+    }
+
+    /// One migration attempt of the folio mapping page `idx`.
+    fn migrate_target(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, idx: usize) -> Result {
+        let run = w.run;
+        let to = self.nodes[(w.iteration & 1) as usize];
+        let addr = self.addr(idx);
+        let guard = mm.mm().mmap_read_lock();
+        let Some(folio) = ffi::pte_lookup(mm.mm(), &guard, addr, true).folio else {
+            return Ok(());
+        };
+        if w.iteration % 3 == 2 {
+            let (isolated, migrated) = ffi::migrate_misplaced(mm.mm(), &guard, addr, folio, to);
+            if !isolated {
+                run.count(Counter::IsolateFailed, 1);
+            }
+            run.count(
+                if migrated {
+                    Counter::Migrated
+                } else {
+                    Counter::MigrateFailed
+                },
+                1,
+            );
+            return Ok(());
+        }
+        drop(guard);
+        ffi::lru_add_drain_all();
+        let mut list = IsolatedList::new()?;
+        if !list.isolate(&folio) {
+            run.count(Counter::IsolateFailed, 1);
+            return Ok(());
+        }
+        // Migration needs our lookup reference gone: the holder's is the
+        // only extra one that may be left.
+        drop(folio);
+        let (_, ok) = list.migrate_to(to, w.iteration % 3 == 0);
+        run.count(
+            if ok > 0 {
+                Counter::Migrated
+            } else {
+                Counter::MigrateFailed
+            },
+            1,
+        );
+        Ok(())
+    }
+
+    fn migrator(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        if !self.align.start(MIGRATOR, w) {
+            return Ok(());
+        }
+        let idx = self.target.load(Acquire);
+        let res = self.migrate_target(w, mm, idx);
+        self.align.end(MIGRATOR, w.run);
+        res?;
+        // Every path, failures included, must have undone its accounting.
+        for b in &self.isolated {
+            w.run.count(Counter::Checks, 1);
+            if let Some(v) = b.check(0, 500) {
+                w.run.violation(v);
+            }
+        }
+        Ok(())
+    }
+
+    fn holder(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let run = w.run;
+        // Half the rounds on a THP page (if any), half on a base page.
+        let idx = if self.thp_pages > 0 && w.rng.below(2) == 0 {
+            w.rng.below(self.thp_pages as u64) as usize
+        } else {
+            self.thp_pages + w.rng.below(self.pages as u64) as usize
+        };
+        self.target.store(idx, Release);
+        let pin = match run.params.get("pin") {
+            0 => false,
+            1 => true,
+            _ => w.iteration & 1 == 1,
+        };
+        if !self.align.start(HOLDER, w) {
+            return Ok(());
+        }
+        let addr = self.addr(idx);
+        let res = self.hold_and_check(w, mm, idx, addr, pin);
+        self.align.end(HOLDER, run);
+        res
+    }
+
+    fn hold_and_check(
+        &self,
+        w: &mut WorkerCtx<'_>,
+        mm: &MmUse<'_>,
+        idx: usize,
+        addr: usize,
+        pin: bool,
+    ) -> Result {
+        let run = w.run;
+        let page = {
+            let guard = mm.mm().mmap_read_lock();
+            PageRef::grab(mm.mm(), &guard, addr, pin)
+        };
+        let Some(page) = page else {
+            return Err(EFAULT);
+        };
+        run.count(Counter::Refs, 1);
+        let hold_us = w.rng.below(run.params.get("hold_us") + 1);
+        fsleep(Delta::from_micros(hold_us as i64));
+
+        let gen = self.gens[idx].load(Relaxed) + 1;
+        checkers::pattern_fill(&mut w.buf, self.seed, idx, gen);
+        page.write(0, &w.buf);
+        self.gens[idx].store(gen, Relaxed);
+
+        // What was written through the reference must be what the mapping
+        // shows (copy_from_user waits out a migration entry).
+        if let Some(v) = checkers::check_pattern(mm, &mut w.buf, addr, self.seed, idx, gen)? {
+            run.violation(Violation {
+                invariant: Invariant::ReferencedFolioStays,
+                what: "data written through a GUP reference, read back through the mapping",
+                pfn: page.pfn(),
+                ..v
+            });
+        }
+        let state = {
+            let guard = mm.mm().mmap_read_lock();
+            ffi::pte_lookup(mm.mm(), &guard, addr, false).state
+        };
+        run.count(Counter::Checks, 1);
+        if let PteState::Present { pfn, .. } = state {
+            if pfn != page.pfn() {
+                run.violation(Violation {
+                    invariant: Invariant::ReferencedFolioStays,
+                    addr,
+                    pfn,
+                    expected: page.pfn() as u64,
+                    found: pfn as u64,
+                    what: "pfn mapped while the holder's reference is held",
+                });
+            }
+        }
+        drop(page);
+        Ok(())
+    }
+
+    fn check_all_data(&self, run: &RunShared, mm: &MmUse<'_>, buf: &mut [u8]) -> Result {
+        for idx in 0..self.total() {
+            let gen = self.gens[idx].load(Relaxed);
+            if let Some(v) = checkers::check_pattern(mm, buf, self.addr(idx), self.seed, idx, gen)?
+            {
+                run.violation(v);
+            }
+            run.count(Counter::PagesVerified, 1);
+        }
+        Ok(())
+    }
+}
+
+impl Scenario for ThpPinMigrate {
+    const ROLES: &'static [&'static str] = &["migrator", "holder"];
+
+    fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self> {
+        let nodes = [0, 1];
+        if !nodes.iter().all(|&n| ffi::node_online(n)) {
+            pr_warn!("{} needs NUMA nodes 0 and 1 online\n", run.desc.name);
+            return Err(ENODEV);
+        }
+        let thps = run.params.get("thps") as usize;
+        let pages = run.params.get("pages") as usize;
+        let anon_mapped = Baseline::take(Stat::AnonMapped);
+        let isolated = [
+            Baseline::take(Stat::IsolatedAnon),
+            Baseline::take(Stat::IsolatedFile),
+        ];
+        // A PMD-aligned range inside a larger mapping, so THP faults fit.
+        let thp_base = if thps > 0 {
+            let raw = mm.mmap_anon(0, (thps + 1) * HPAGE_SIZE)?;
+            (raw + HPAGE_SIZE - 1) & !(HPAGE_SIZE - 1)
+        } else {
+            0
+        };
+        let base = mm.mmap_anon(0, pages * PAGE_SIZE)?;
+        let thp_pages = thps * HPAGE_PAGES;
+        let mut gens = KVec::with_capacity(thp_pages + pages, GFP_KERNEL)?;
+        for _ in 0..thp_pages + pages {
+            gens.push(Atomic::new(0), GFP_KERNEL)?;
+        }
+        let s = Self {
+            thp_base,
+            thp_pages,
+            base,
+            pages,
+            seed: run.seed,
+            nodes,
+            gens,
+            target: Atomic::new(thp_pages),
+            align: Aligner::new(),
+            anon_mapped,
+            isolated,
+        };
+        let mut buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+        for idx in 0..s.total() {
+            checkers::write_pattern(mm, &mut buf, s.addr(idx), s.seed, idx, 0)?;
+        }
+        ffi::migrate_mm(mm.mm(), nodes[1], nodes[0])?;
+        // The THP half of the scenario needs real PMD-mapped THPs.
+        let mut huge = 0;
+        {
+            let guard = mm.mm().mmap_read_lock();
+            for i in 0..thps {
+                let l = ffi::pte_lookup(mm.mm(), &guard, thp_base + i * HPAGE_SIZE, false);
+                if matches!(l.state, PteState::Present { huge: true, .. }) {
+                    huge += 1;
+                }
+            }
+        }
+        if huge != thps {
+            pr_warn!(
+                "{}: only {} of {} THPs are PMD-mapped (THP enabled=always? free 2M blocks?)\n",
+                run.desc.name,
+                huge,
+                thps
+            );
+            return Err(ENOMEM);
+        }
+        Ok(s)
+    }
+
+    fn step(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        match w.role {
+            MIGRATOR => self.migrator(w, mm),
+            _ => self.holder(w, mm),
+        }
+    }
+
+    fn finish(&self, run: &RunShared, mm: &MmUse<'_>) -> Result<KVec<FolioRef>> {
+        // A THP may have been split by a failed THP allocation: then its
+        // pages are checked as base pages, which is what they are.
+        checkers::check_quiescent_range(run, mm.mm(), self.thp_base, self.thp_pages, None);
+        checkers::check_quiescent_range(run, mm.mm(), self.base, self.pages, None);
+        let mut buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+        self.check_all_data(run, mm, &mut buf)?;
+        let mut kept = KVec::new();
+        {
+            let guard = mm.mm().mmap_read_lock();
+            for (start, n) in [(self.thp_base, self.thp_pages), (self.base, self.pages)] {
+                checkers::scan_ptes(mm.mm(), &guard, start, n, |_, addr, l| {
+                    if let Some(f) = &l.folio {
+                        let bytes = PAGE_SIZE << f.info().order;
+                        if addr & (bytes - 1) == 0 {
+                            // On allocation failure the folio is just not checked.
+                            let _ = kept.push(f.clone(), GFP_KERNEL);
+                        }
+                    }
+                });
+            }
+        }
+        Ok(kept)
+    }
+
+    fn after_teardown(&self, run: &RunShared) -> Result {
+        let slack = (self.total() / 2) as i64;
+        for (b, slack) in [
+            (&self.anon_mapped, slack),
+            (&self.isolated[0], 0),
+            (&self.isolated[1], 0),
+        ] {
+            run.count(Counter::Checks, 1);
+            if let Some(v) = b.check(slack, 2000) {
+                run.violation(v);
+            }
+        }
+        Ok(())
+    }
+}
