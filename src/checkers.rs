@@ -39,6 +39,8 @@ pub(crate) enum Invariant {
     /// A folio with an extra (GUP) reference is not migrated away from its
     /// holder: the mapping keeps the referenced page and sees its writes.
     ReferencedFolioStays,
+    /// A folio no VM_LOCKED vma maps is not PG_mlocked.
+    MunlockedWhenUnmapped,
 }
 
 impl Invariant {
@@ -53,6 +55,7 @@ impl Invariant {
             Self::VmstatBaseline => "vmstat-baseline",
             Self::FolioReleased => "folio-released",
             Self::ReferencedFolioStays => "referenced-folio-stays",
+            Self::MunlockedWhenUnmapped => "munlocked-when-unmapped",
         }
     }
 }

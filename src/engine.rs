@@ -26,7 +26,7 @@ use kernel::{
     str::CString,
     sync::{
         aref::ARef,
-        atomic::{Acquire, Atomic, Relaxed, Release},
+        atomic::{Acquire, Atomic, Full, Relaxed, Release},
         Arc, Mutex,
     },
     time::{delay::fsleep, Delta, Instant, Monotonic},
@@ -538,6 +538,8 @@ pub(crate) struct Aligner {
     avg_ns: [Atomic<u64>; 2],
     /// Who finished its section of the current round first.
     done: [Atomic<u64>; 2],
+    /// Rounds each side has finished.
+    ended: [Atomic<u64>; 2],
     epoch: Instant<Monotonic>,
 }
 
@@ -550,6 +552,7 @@ impl Aligner {
             end_ns: [const { Atomic::new(0) }; 2],
             avg_ns: [const { Atomic::new(0) }; 2],
             done: [const { Atomic::new(0) }; 2],
+            ended: [const { Atomic::new(0) }; 2],
         }
     }
 
@@ -561,7 +564,9 @@ impl Aligner {
     /// Returns false if the run is stopping (the other side may be gone).
     pub(crate) fn start(&self, side: usize, w: &mut WorkerCtx<'_>) -> bool {
         let (me, other) = (side & 1, (side & 1) ^ 1);
-        let round = self.reached[me].fetch_add(1, Relaxed) + 1;
+        // Full ordering: what this side published before the barrier is seen
+        // by the other side after it.
+        let round = self.reached[me].fetch_add(1, Full) + 1;
         while self.reached[other].load(Acquire) < round {
             if w.run.should_stop() {
                 return false;
@@ -599,6 +604,7 @@ impl Aligner {
         );
         self.end_ns[me].store(end, Release);
         let round = self.reached[me].load(Relaxed);
+        self.ended[me].store(round, Release);
         // The second side to finish this round judges the overlap.
         if self.done[round as usize & 1].fetch_add(1, Relaxed) % 2 == 1 {
             let (s0, e0) = (self.start_ns[0].load(Acquire), self.end_ns[0].load(Acquire));
@@ -608,6 +614,23 @@ impl Aligner {
                 run.count(Counter::Overlaps, 1);
             }
         }
+    }
+}
+
+impl Aligner {
+    /// Waits until the other side has finished the round this side is in
+    /// (so a check after the race sees both sides' effects). False if the
+    /// run is stopping.
+    pub(crate) fn wait_other(&self, side: usize, w: &WorkerCtx<'_>) -> bool {
+        let (me, other) = (side & 1, (side & 1) ^ 1);
+        let round = self.reached[me].load(Relaxed);
+        while self.ended[other].load(Acquire) < round {
+            if w.run.should_stop() {
+                return false;
+            }
+            ffi::cond_resched();
+        }
+        true
     }
 }
 

@@ -40,6 +40,7 @@ macro_rules! opaque {
 }
 
 opaque!(
+    RawFile => "file",
     RawFolio => "folio",
     RawMm => "mm_struct",
     RawPage => "page",
@@ -80,6 +81,15 @@ type RmapOne = unsafe extern "C" fn(*mut RawFolio, *mut RawVma, c_ulong, *mut c_
 extern "C" {
     fn mmt_resolve_symbols(missing: *mut *const c_char) -> c_int;
     fn mmt_mm_create() -> *mut RawMm;
+    fn mmt_shmem_file(size: i64) -> *mut RawFile;
+    fn mmt_vm_mmap_file_private(file: *mut RawFile, len: c_ulong, locked: bool) -> c_ulong;
+    fn mmt_file_truncate(file: *mut RawFile, size: i64) -> c_int;
+    fn mmt_fput(file: *mut RawFile);
+    fn mmt_folio_isolate_lru(folio: *mut RawFolio) -> bool;
+    fn mmt_folio_putback_lru(folio: *mut RawFolio);
+    fn mmt_zone_stat(item: c_int) -> i64;
+    fn mmt_nr_mlock() -> c_int;
+    fn mmt_nr_unevictable() -> c_int;
     fn mmt_kthread_start(
         f: unsafe extern "C" fn(*mut c_void) -> c_int,
         data: *mut c_void,
@@ -216,6 +226,18 @@ impl<'a> MmUse<'a> {
         Ok(addr as usize)
     }
 
+    /// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE[|MAP_LOCKED], file, 0)`
+    /// in the attached mm (MAP_LOCKED: VM_LOCKED and populated, as mlock()).
+    pub(crate) fn mmap_file_private(&self, file: &ShmemFile, len: usize, locked: bool) -> Result<usize> {
+        // SAFETY: `file` is a live file we hold a reference on; the mapping
+        // is made in current->mm, the attached test mm by the invariant.
+        let addr = unsafe { mmt_vm_mmap_file_private(file.0.as_ptr(), len as c_ulong, locked) };
+        if (addr as isize) < 0 && (addr as isize) >= -4095 {
+            return Err(Error::from_errno(addr as i32));
+        }
+        Ok(addr)
+    }
+
     /// `munmap(addr, len)` in the attached mm.
     pub(crate) fn munmap(&self, addr: usize, len: usize) -> Result {
         // SAFETY: unmapping a range of current->mm (the test mm) has no
@@ -246,6 +268,46 @@ impl Drop for MmUse<'_> {
     fn drop(&mut self) {
         // SAFETY: by the invariant, we are on the thread that attached `mm`.
         unsafe { kthread_unuse_mm(raw_mm(self.mm)) };
+    }
+}
+
+/// An unlinked shmem file (as memfd_create() makes), closed on drop.
+///
+/// # Invariants
+///
+/// `self.0` is a file reference returned by `shmem_file_setup()`.
+pub(crate) struct ShmemFile(NonNull<RawFile>);
+
+// SAFETY: file references may be used and dropped from any thread.
+unsafe impl Send for ShmemFile {}
+// SAFETY: truncation and mmap on a shared file are thread-safe.
+unsafe impl Sync for ShmemFile {}
+
+impl ShmemFile {
+    /// A new shmem file of `size` bytes.
+    pub(crate) fn new(size: usize) -> Result<Self> {
+        // SAFETY: no preconditions; returns a file or an error pointer.
+        let f = unsafe { mmt_shmem_file(size as i64) };
+        let f = kernel::error::from_err_ptr(f)?;
+        // INVARIANT: not an error pointer, so a file reference.
+        NonNull::new(f).map(Self).ok_or(ENOMEM)
+    }
+
+    /// truncate(2): `vfs_truncate()` to `size` bytes.
+    pub(crate) fn truncate(&self, size: usize) -> Result {
+        // SAFETY: we hold a reference on the file; sleepable context.
+        let ret = unsafe { mmt_file_truncate(self.0.as_ptr(), size as i64) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ShmemFile {
+    fn drop(&mut self) {
+        // SAFETY: by the invariant we own this reference.
+        unsafe { mmt_fput(self.0.as_ptr()) };
     }
 }
 
@@ -314,6 +376,7 @@ pub(crate) struct FolioInfo {
     pub(crate) order: i32,
     pub(crate) mapcount: i32,
     pub(crate) refcount: i32,
+    pub(crate) mlocked: bool,
 }
 
 /// One reference on a folio.
@@ -341,7 +404,22 @@ impl FolioRef {
             order: raw.order,
             mapcount: raw.mapcount,
             refcount: raw.refcount,
+            mlocked: raw.mlocked,
         }
+    }
+
+    /// `folio_isolate_lru()` + `folio_putback_lru()` around `hold`, as
+    /// reclaim or compaction would take the folio off its LRU list for a
+    /// while. Returns false if it was not on an LRU list.
+    pub(crate) fn isolate_lru_for(&self, hold: impl FnOnce()) -> bool {
+        // SAFETY: we hold a reference (folio_isolate_lru() requires one).
+        if !unsafe { mmt_folio_isolate_lru(self.0.as_ptr()) } {
+            return false;
+        }
+        hold();
+        // SAFETY: we isolated it above, so putting it back is ours to do.
+        unsafe { mmt_folio_putback_lru(self.0.as_ptr()) };
+        true
     }
 
     /// Takes the folio lock (sleeps).
@@ -570,6 +648,8 @@ pub(crate) enum Stat {
     IsolatedAnon,
     IsolatedFile,
     AnonMapped,
+    Mlock,
+    Unevictable,
 }
 
 impl Stat {
@@ -579,6 +659,8 @@ impl Stat {
             Stat::IsolatedAnon => "nr_isolated_anon",
             Stat::IsolatedFile => "nr_isolated_file",
             Stat::AnonMapped => "nr_anon_pages",
+            Stat::Mlock => "nr_mlock",
+            Stat::Unevictable => "nr_unevictable",
         }
     }
 }
@@ -592,6 +674,8 @@ pub(crate) fn stat(s: Stat) -> i64 {
             Stat::IsolatedAnon => mmt_node_stat(mmt_nr_isolated_anon()),
             Stat::IsolatedFile => mmt_node_stat(mmt_nr_isolated_file()),
             Stat::AnonMapped => mmt_node_stat(mmt_nr_anon_mapped()),
+            Stat::Unevictable => mmt_node_stat(mmt_nr_unevictable()),
+            Stat::Mlock => mmt_zone_stat(mmt_nr_mlock()),
         }
     }
 }

@@ -15,6 +15,9 @@
  */
 #include <linux/cpumask.h>
 #include <linux/delay.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/shmem_fs.h>
 #include <linux/highmem.h>
 #include <linux/kprobes.h>
 #include <linux/kthread.h>
@@ -137,6 +140,37 @@ unsigned long mmt_vm_mmap_anon(unsigned long hint, unsigned long len)
 	if (hint)
 		flags |= MAP_FIXED_NOREPLACE;
 	return vm_mmap(NULL, hint, len, PROT_READ | PROT_WRITE, flags, 0);
+}
+
+/* ---- files ----------------------------------------------------------- */
+
+/* An unlinked shmem file of @size bytes, as memfd_create() makes. */
+struct file *mmt_shmem_file(loff_t size)
+{
+	return shmem_file_setup("mmtorture", size, mk_vma_flags(VMA_NORESERVE_BIT));
+}
+
+/*
+ * mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE[|MAP_LOCKED], file, 0)
+ * in current->mm. MAP_LOCKED sets VM_LOCKED and populates, as mlock() does.
+ */
+unsigned long mmt_vm_mmap_file_private(struct file *file, unsigned long len,
+				       bool locked)
+{
+	unsigned long flags = MAP_PRIVATE | (locked ? MAP_LOCKED : 0);
+
+	return vm_mmap(file, 0, len, PROT_READ | PROT_WRITE, flags, 0);
+}
+
+/* truncate(2) on @file: vfs_truncate(), the syscall's own path. */
+int mmt_file_truncate(struct file *file, loff_t size)
+{
+	return vfs_truncate(&file->f_path, size);
+}
+
+void mmt_fput(struct file *file)
+{
+	fput(file);
 }
 
 /* ---- kthreads --------------------------------------------------------- */
@@ -464,6 +498,16 @@ int mmt_migrate_mm(struct mm_struct *mm, int from_nid, int to_nid)
 	return p_do_migrate_pages(mm, &from, &to, MPOL_MF_MOVE);
 }
 
+bool mmt_folio_isolate_lru(struct folio *folio)
+{
+	return p_folio_isolate_lru(folio);
+}
+
+void mmt_folio_putback_lru(struct folio *folio)
+{
+	p_folio_putback_lru(folio);
+}
+
 /* ---- vmstat ----------------------------------------------------------- */
 
 /*
@@ -487,6 +531,30 @@ long mmt_node_stat(int item)
 	return sum;
 }
 
+/* Exact global value of a zone_stat_item (NR_MLOCK lives in zones). */
+long mmt_zone_stat(int item)
+{
+	long sum = 0;
+	int nid, z, cpu;
+
+	/* for_each_populated_zone() needs unexported helpers: walk by node. */
+	for_each_online_node(nid) {
+		for (z = 0; z < MAX_NR_ZONES; z++) {
+			struct zone *zone = &NODE_DATA(nid)->node_zones[z];
+
+			if (!populated_zone(zone))
+				continue;
+			sum += atomic_long_read(&zone->vm_stat[item]);
+			for_each_online_cpu(cpu)
+				sum += per_cpu_ptr(zone->per_cpu_zonestats, cpu)
+					       ->vm_stat_diff[item];
+		}
+	}
+	return sum;
+}
+
+int mmt_nr_mlock(void) { return NR_MLOCK; }
+int mmt_nr_unevictable(void) { return NR_LRU_BASE + LRU_UNEVICTABLE; }
 int mmt_nr_isolated_anon(void) { return NR_ISOLATED_ANON; }
 int mmt_nr_isolated_file(void) { return NR_ISOLATED_FILE; }
 int mmt_nr_anon_mapped(void) { return NR_ANON_MAPPED; }

@@ -8,6 +8,7 @@
 
 #include <linux/types.h>
 
+struct file;
 struct folio;
 struct list_head;
 struct mm_struct;
@@ -46,6 +47,11 @@ struct mmt_folio_info {
 
 int mmt_resolve_symbols(const char **missing);
 struct mm_struct *mmt_mm_create(void);
+struct file *mmt_shmem_file(loff_t size);
+unsigned long mmt_vm_mmap_file_private(struct file *file, unsigned long len,
+				       bool locked);
+int mmt_file_truncate(struct file *file, loff_t size);
+void mmt_fput(struct file *file);
 unsigned long mmt_vm_mmap_anon(unsigned long hint, unsigned long len);
 struct task_struct *mmt_kthread_start(int (*fn)(void *), void *data, int cpu,
 				      const char *name);
@@ -70,6 +76,8 @@ struct mm_struct *mmt_vma_mm(struct vm_area_struct *vma);
 void mmt_list_init(struct list_head *list);
 bool mmt_isolate_folio_to_list(struct folio *folio, struct list_head *list);
 void mmt_lru_add_drain_all(void);
+bool mmt_folio_isolate_lru(struct folio *folio);
+void mmt_folio_putback_lru(struct folio *folio);
 void mmt_putback_movable_pages(struct list_head *list);
 int mmt_migrate_pages_to_node(struct list_head *list, int nid, bool sync,
 			      unsigned int *succeeded);
@@ -82,6 +90,9 @@ int mmt_migrate_misplaced(struct mm_struct *mm, unsigned long addr,
 			  struct folio *folio, int nid, bool *isolated);
 int mmt_migrate_mm(struct mm_struct *mm, int from_nid, int to_nid);
 long mmt_node_stat(int item);
+long mmt_zone_stat(int item);
+int mmt_nr_mlock(void);
+int mmt_nr_unevictable(void);
 int mmt_nr_isolated_anon(void);
 int mmt_nr_isolated_file(void);
 int mmt_nr_anon_mapped(void);

@@ -8,6 +8,7 @@
 use crate::engine::{self, ParamSpec, RunShared};
 use kernel::{prelude::*, sync::Arc};
 
+mod munlock_truncate;
 mod smoke;
 mod thp_pin_migrate;
 
@@ -55,6 +56,12 @@ pub(crate) static SCENARIOS: &[ScenarioDesc] = &[
         "thp_pin_migrate",
         "seed 001: THP and base folios held by GUP get/pin while migrate_pages and the NUMA-misplaced path migrate them; no referenced folio may move, NR_ISOLATED returns to baseline",
         thp_pin_migrate::PARAMS
+    ),
+    scenario!(
+        munlock_truncate::MunlockTruncate,
+        "munlock_truncate",
+        "seed 002: COW pages of a VM_LOCKED MAP_PRIVATE shmem mapping truncated while another CPU isolates/puts back their folios; unmapped folios must not stay PG_mlocked, NR_MLOCK/unevictable return to baseline",
+        munlock_truncate::PARAMS
     ),
 ];
 

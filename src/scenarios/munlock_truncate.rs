@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `munlock_truncate` (seed 002): private COW pages of a VM_LOCKED file
+//! mapping must be munlocked when truncation unmaps them.
+//!
+//! Every round: a fresh shmem file (as memfd_create() makes) is mapped
+//! MAP_PRIVATE|MAP_LOCKED (VM_LOCKED, populated), and every page is written,
+//! so each is a private anonymous COW folio, mlocked by the VM_LOCKED vma.
+//! Then the *truncator* truncates the file to 0 (`vfs_truncate()`, the
+//! truncate(2) path: unmap_mapping_range(even_cows) + truncate_inode_pages),
+//! racing, round by round through an [`Aligner`], with the *isolator*, which
+//! takes random COW folios of the round off their LRU list
+//! (`folio_isolate_lru()`), holds them, and puts them back, as reclaim and
+//! compaction do (the PG_lru / PG_mlocked ordering the seed discusses).
+//!
+//! Invariants, checked on folios whose references the truncator kept:
+//! truncation unmaps every COW page (mapcount 0, no pte left); no folio stays
+//! PG_mlocked once no VM_LOCKED mapping maps it; NR_MLOCK and
+//! NR_UNEVICTABLE come back to their baselines after every round.
+//!
+//! Re-injected bug: `qemu/zoo/002-cow-munlock-on-unmap.patch`.
+
+use crate::checkers::{self, Baseline, Invariant, Violation, PAGE_SIZE};
+use crate::engine::{Aligner, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
+use crate::ffi::{self, FolioRef, MmUse, ShmemFile, Stat};
+use kernel::{
+    prelude::*,
+    sync::atomic::{Acquire, Atomic, Release},
+    time::{delay::fsleep, Delta},
+};
+
+pub(crate) const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "isolate", default: 8, min: 0, max: 4096, help: "folios isolated per round" },
+    ParamSpec { name: "hold_us", default: 500, min: 0, max: 1_000_000, help: "max isolation hold" },
+];
+
+const TRUNCATOR: usize = 0;
+
+pub(crate) struct MunlockTruncate {
+    pages: usize,
+    seed: u64,
+    /// The current round's mapping (0 between rounds).
+    cur_base: Atomic<usize>,
+    align: Aligner,
+    mlock: Baseline,
+    unevictable: Baseline,
+}
+
+impl MunlockTruncate {
+    fn truncator(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let run = w.run;
+        let len = self.pages * PAGE_SIZE;
+        let file = ShmemFile::new(len)?;
+        let base = mm.mmap_file_private(&file, len, true)?;
+        for i in 0..self.pages {
+            checkers::write_pattern(mm, &mut w.buf, base + i * PAGE_SIZE, self.seed, i, w.iteration)?;
+        }
+        let mut cows: KVec<FolioRef> = KVec::with_capacity(self.pages, GFP_KERNEL)?;
+        {
+            let guard = mm.mm().mmap_read_lock();
+            checkers::scan_ptes(mm.mm(), &guard, base, self.pages, |_, _, l| {
+                if let Some(f) = &l.folio {
+                    // Capacity was reserved: this push cannot fail.
+                    let _ = cows.push(f.clone(), GFP_KERNEL);
+                }
+            });
+        }
+        // The premise: each page is now a COW folio, mlocked by VM_LOCKED.
+        if cows.len() != self.pages || cows.iter().any(|f| !f.info().mlocked) {
+            pr_warn!(
+                "{}: {} of {} pages are mlocked COW folios after writing a VM_LOCKED private mapping\n",
+                run.desc.name,
+                cows.iter().filter(|f| f.info().mlocked).count(),
+                self.pages
+            );
+            return Err(EINVAL);
+        }
+
+        self.cur_base.store(base, Release);
+        let raced = self.align.start(TRUNCATOR, w);
+        let truncated = file.truncate(0);
+        if raced {
+            self.align.end(TRUNCATOR, run);
+            self.align.wait_other(TRUNCATOR, w);
+        }
+        self.cur_base.store(0, Release);
+        truncated?;
+
+        // Flush the per-cpu LRU and mlock batches, then look.
+        ffi::lru_add_drain_all();
+        {
+            let guard = mm.mm().mmap_read_lock();
+            let census = checkers::scan_ptes(mm.mm(), &guard, base, self.pages, |_, _, _| {});
+            if census.present + census.migration != 0 {
+                run.violation(Violation {
+                    invariant: Invariant::PagePresent,
+                    addr: base,
+                    pfn: 0,
+                    expected: 0,
+                    found: (census.present + census.migration) as u64,
+                    what: "ptes left in the range after truncate to 0",
+                });
+            }
+        }
+        for f in cows.iter() {
+            let info = f.info();
+            run.count(Counter::Checks, 1);
+            if info.mapcount != 0 {
+                run.violation(Violation {
+                    invariant: Invariant::PagePresent,
+                    addr: 0,
+                    pfn: info.pfn,
+                    expected: 0,
+                    found: info.mapcount as u64,
+                    what: "folio_mapcount of a COW folio after truncate (even_cows)",
+                });
+            } else if info.mlocked {
+                run.violation(Violation {
+                    invariant: Invariant::MunlockedWhenUnmapped,
+                    addr: 0,
+                    pfn: info.pfn,
+                    expected: 0,
+                    found: 1,
+                    what: "PG_mlocked on a COW folio truncation unmapped (mapcount 0)",
+                });
+            }
+        }
+        drop(cows);
+        mm.munmap(base, len)?;
+        drop(file);
+        for b in [&self.mlock, &self.unevictable] {
+            run.count(Counter::Checks, 1);
+            if let Some(v) = b.check(0, 1000) {
+                run.violation(v);
+            }
+        }
+        Ok(())
+    }
+
+    fn isolator(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let run = w.run;
+        if !self.align.start(1 - TRUNCATOR, w) {
+            return Ok(());
+        }
+        let base = self.cur_base.load(Acquire);
+        let mut folios = KVec::new();
+        if base != 0 {
+            let guard = mm.mm().mmap_read_lock();
+            for _ in 0..run.params.get("isolate") {
+                let addr = base + w.rng.below(self.pages as u64) as usize * PAGE_SIZE;
+                if let Some(f) = ffi::pte_lookup(mm.mm(), &guard, addr, true).folio {
+                    folios.push(f, GFP_KERNEL)?;
+                }
+            }
+        }
+        let hold_us = w.rng.below(run.params.get("hold_us") + 1) as i64;
+        for f in folios.iter() {
+            let isolated = f.isolate_lru_for(|| fsleep(Delta::from_micros(hold_us)));
+            run.count(if isolated { Counter::Refs } else { Counter::IsolateFailed }, 1);
+        }
+        self.align.end(1 - TRUNCATOR, run);
+        Ok(())
+    }
+}
+
+impl Scenario for MunlockTruncate {
+    const ROLES: &'static [&'static str] = &["truncator", "isolator"];
+
+    fn setup(run: &RunShared, _mm: &MmUse<'_>) -> Result<Self> {
+        Ok(Self {
+            pages: run.params.get("pages") as usize,
+            seed: run.seed,
+            cur_base: Atomic::new(0),
+            align: Aligner::new(),
+            mlock: Baseline::take(Stat::Mlock),
+            unevictable: Baseline::take(Stat::Unevictable),
+        })
+    }
+
+    fn step(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        match w.role {
+            TRUNCATOR => self.truncator(w, mm),
+            _ => self.isolator(w, mm),
+        }
+    }
+
+    fn finish(&self, _run: &RunShared, _mm: &MmUse<'_>) -> Result<KVec<FolioRef>> {
+        // Each round unmaps and checks its own folios.
+        Ok(KVec::new())
+    }
+
+    fn after_teardown(&self, run: &RunShared) -> Result {
+        for b in [&self.mlock, &self.unevictable] {
+            run.count(Counter::Checks, 1);
+            if let Some(v) = b.check(0, 2000) {
+                run.violation(v);
+            }
+        }
+        Ok(())
+    }
+}
