@@ -13,13 +13,13 @@ include $(src)/Kbuild
 else
 
 SHELL := /bin/bash
-ROOT := $(CURDIR)
+ROOT ?= $(CURDIR)
 LLVM ?= -19
 export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 # KDIR: a user's own built tree, or the cached one (computed, not built, here).
-KDIR ?= $(shell bash $(ROOT)/ci/kernel.sh --path)
-KMAKE = $(MAKE) -C $(KDIR) M=$(ROOT) LLVM=$(LLVM) $(if $(MO),MO=$(MO))
+KDIR ?= $(shell bash $(ROOT)/ci/kernel.sh --path 2>/dev/null)
+KMAKE = $(MAKE) -C $(KDIR) M=$(ROOT) LLVM=$(LLVM)
 
 .PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck clean zoo
 

@@ -76,7 +76,8 @@ build_zoo() {
 	[ -f "$patch" ] || die "no such patch: $patch"
 	clean=$(build_clean)
 	name=$(basename "$patch" .patch)
-	tree="$MMT_CACHE/kernel/zoo/$name-$(config_key)-$(sha256sum "$patch" | cut -c1-8)"
+	# Keyed by the diff itself: editing the patch's header rebuilds nothing.
+	tree="$MMT_CACHE/kernel/zoo/$name-$(config_key)-$(sed -n '/^--- /,$p' "$patch" | sha256sum | cut -c1-8)"
 	stamp="$tree/.mmtorture-built"
 	if [ -e "$stamp" ]; then
 		log "zoo kernel cached: $tree"
@@ -84,7 +85,8 @@ build_zoo() {
 		return
 	fi
 	log "copying clean tree for $name"
-	rm -rf "$tree" "$tree.tmp" && mkdir -p "$(dirname "$tree")"
+	# Older builds of this mutation (a changed diff) are dead weight: 2.6 GB each.
+	rm -rf "$MMT_CACHE/kernel/zoo/$name-"* && mkdir -p "$(dirname "$tree")"
 	cp -a "$clean" "$tree.tmp"
 	rm -f "$tree.tmp/.mmtorture-built"
 	patch -d "$tree.tmp" -p1 --no-backup-if-mismatch < "$patch" >&2 ||

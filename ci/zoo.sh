@@ -32,9 +32,12 @@ bash ci/deps.sh >&2
 t0=$SECONDS
 kdir=$(bash ci/kernel.sh --zoo "$patch" | tail -1)
 log "zoo kernel ready in $((SECONDS - t0)) s: $kdir"
+# Build from a copy of the sources: the repo's own build output belongs to
+# the clean kernel (and kbuild refuses MO= next to it).
 mo="$MMT_CACHE/zoo-mod/$name"
-mkdir -p "$mo"
-make -s module KDIR="$kdir" MO="$mo" >&2
+rm -rf "$mo" && mkdir -p "$mo"
+cp -a Kbuild Makefile src "$mo/"
+make -s -C "$mo" module KDIR="$kdir" ROOT="$mo" >&2
 log "running: $scenario $args"
 rc=0
 MMT_KO="$mo/mmtorture.ko" qemu/run.sh --kdir "$kdir" -- \

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Guest side of `make run SCENARIO=... ARGS=...`: one scenario, KTAP out.
 #
-#   selftests/run_scenario.sh SCENARIO "key=value ..."
+#   selftests/run_scenario.sh SCENARIO [key=value ...]   (words may also come as one string)
 #
 # qemu/run.sh marks the test phase on the console. Passed → exit 0; failed, error or timeout → exit 1. The result file (with
 # each violation and the `run ...` line that reproduces it) is printed.
@@ -11,7 +11,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 scenario=${1:?usage: run_scenario.sh SCENARIO [ARGS]}
-read -r -a args <<< "${2:-}"
+read -r -a args <<< "${*:2}"
 
 ktap_print_header
 ktap_set_plan 1

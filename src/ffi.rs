@@ -228,7 +228,12 @@ impl<'a> MmUse<'a> {
 
     /// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE[|MAP_LOCKED], file, 0)`
     /// in the attached mm (MAP_LOCKED: VM_LOCKED and populated, as mlock()).
-    pub(crate) fn mmap_file_private(&self, file: &ShmemFile, len: usize, locked: bool) -> Result<usize> {
+    pub(crate) fn mmap_file_private(
+        &self,
+        file: &ShmemFile,
+        len: usize,
+        locked: bool,
+    ) -> Result<usize> {
         // SAFETY: `file` is a live file we hold a reference on; the mapping
         // is made in current->mm, the attached test mm by the invariant.
         let addr = unsafe { mmt_vm_mmap_file_private(file.0.as_ptr(), len as c_ulong, locked) };

@@ -30,8 +30,20 @@ use kernel::{
 };
 
 pub(crate) const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "isolate", default: 8, min: 0, max: 4096, help: "folios isolated per round" },
-    ParamSpec { name: "hold_us", default: 500, min: 0, max: 1_000_000, help: "max isolation hold" },
+    ParamSpec {
+        name: "isolate",
+        default: 8,
+        min: 0,
+        max: 4096,
+        help: "folios isolated per round",
+    },
+    ParamSpec {
+        name: "hold_us",
+        default: 500,
+        min: 0,
+        max: 1_000_000,
+        help: "max isolation hold",
+    },
 ];
 
 const TRUNCATOR: usize = 0;
@@ -41,6 +53,8 @@ pub(crate) struct MunlockTruncate {
     seed: u64,
     /// The current round's mapping (0 between rounds).
     cur_base: Atomic<usize>,
+    /// Rounds whose mapping has been published in `cur_base`.
+    published: Atomic<u64>,
     align: Aligner,
     mlock: Baseline,
     unevictable: Baseline,
@@ -53,7 +67,14 @@ impl MunlockTruncate {
         let file = ShmemFile::new(len)?;
         let base = mm.mmap_file_private(&file, len, true)?;
         for i in 0..self.pages {
-            checkers::write_pattern(mm, &mut w.buf, base + i * PAGE_SIZE, self.seed, i, w.iteration)?;
+            checkers::write_pattern(
+                mm,
+                &mut w.buf,
+                base + i * PAGE_SIZE,
+                self.seed,
+                i,
+                w.iteration,
+            )?;
         }
         let mut cows: KVec<FolioRef> = KVec::with_capacity(self.pages, GFP_KERNEL)?;
         {
@@ -77,6 +98,7 @@ impl MunlockTruncate {
         }
 
         self.cur_base.store(base, Release);
+        self.published.store(w.iteration + 1, Release);
         let raced = self.align.start(TRUNCATOR, w);
         let truncated = file.truncate(0);
         if raced {
@@ -139,8 +161,14 @@ impl MunlockTruncate {
 
     fn isolator(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
         let run = w.run;
-        if !self.align.start(1 - TRUNCATOR, w) {
-            return Ok(());
+        // Take references on this round's COW folios before the race (the
+        // truncator waits at the barrier meanwhile), as an LRU scanner holds
+        // the folios it is about to isolate.
+        while self.published.load(Acquire) <= w.iteration {
+            if run.should_stop() {
+                return Ok(());
+            }
+            ffi::cond_resched();
         }
         let base = self.cur_base.load(Acquire);
         let mut folios = KVec::new();
@@ -153,10 +181,20 @@ impl MunlockTruncate {
                 }
             }
         }
+        if !self.align.start(1 - TRUNCATOR, w) {
+            return Ok(());
+        }
         let hold_us = w.rng.below(run.params.get("hold_us") + 1) as i64;
         for f in folios.iter() {
             let isolated = f.isolate_lru_for(|| fsleep(Delta::from_micros(hold_us)));
-            run.count(if isolated { Counter::Refs } else { Counter::IsolateFailed }, 1);
+            run.count(
+                if isolated {
+                    Counter::Refs
+                } else {
+                    Counter::IsolateFailed
+                },
+                1,
+            );
         }
         self.align.end(1 - TRUNCATOR, run);
         Ok(())
@@ -171,6 +209,7 @@ impl Scenario for MunlockTruncate {
             pages: run.params.get("pages") as usize,
             seed: run.seed,
             cur_base: Atomic::new(0),
+            published: Atomic::new(0),
             align: Aligner::new(),
             mlock: Baseline::take(Stat::Mlock),
             unevictable: Baseline::take(Stat::Unevictable),
