@@ -147,7 +147,10 @@ extern "C" {
     // Exported by the kernel; declared here with opaque types.
     fn kthread_use_mm(mm: *mut RawMm);
     fn kthread_unuse_mm(mm: *mut RawMm);
-    fn mmt_vm_mmap_anon(hint: c_ulong, len: c_ulong) -> c_ulong;
+    fn mmt_vm_mmap_anon(hint: c_ulong, len: c_ulong, growsdown: bool) -> c_ulong;
+    fn mmt_sys_mremap(addr: c_ulong, old_len: c_ulong, new_len: c_ulong, flags: c_ulong, new_addr: c_ulong) -> isize;
+    fn mmt_vma_set_temp_stack(mm: *mut RawMm, addr: c_ulong, on: bool) -> c_int;
+    fn mmt_relocate_vma_down(mm: *mut RawMm, addr: c_ulong, shift: c_ulong) -> c_int;
     fn vm_munmap(start: c_ulong, len: usize) -> c_int;
 }
 
@@ -216,9 +219,14 @@ impl<'a> MmUse<'a> {
     /// `mmap(NULL or hint, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
     /// [|MAP_FIXED_NOREPLACE])` in the attached mm.
     pub(crate) fn mmap_anon(&self, hint: usize, len: usize) -> Result<usize> {
+        self.mmap_anon_flags(hint, len, false)
+    }
+
+    /// [`Self::mmap_anon`], with MAP_GROWSDOWN if `growsdown` (a stack).
+    pub(crate) fn mmap_anon_flags(&self, hint: usize, len: usize, growsdown: bool) -> Result<usize> {
         // SAFETY: an anonymous mapping in current->mm, which this type's
         // invariant guarantees is the attached test mm.
-        let addr = unsafe { mmt_vm_mmap_anon(hint as c_ulong, len as c_ulong) };
+        let addr = unsafe { mmt_vm_mmap_anon(hint as c_ulong, len as c_ulong, growsdown) };
         // vm_mmap() returns an address or a negative errno.
         if (addr as isize) < 0 && (addr as isize) >= -4095 {
             return Err(Error::from_errno(addr as i32));
@@ -241,6 +249,44 @@ impl<'a> MmUse<'a> {
             return Err(Error::from_errno(addr as i32));
         }
         Ok(addr)
+    }
+
+    /// `mremap(old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new)` in the
+    /// attached mm, through the syscall entry (copy_vma + move_page_tables).
+    pub(crate) fn mremap_fixed(&self, old: usize, len: usize, new: usize) -> Result {
+        const MREMAP_MAYMOVE: c_ulong = 1;
+        const MREMAP_FIXED: c_ulong = 2;
+        // SAFETY: the syscall acts on current->mm, the attached test mm by
+        // the invariant; it validates its arguments itself.
+        let ret = unsafe {
+            mmt_sys_mremap(old as c_ulong, len as c_ulong, len as c_ulong, MREMAP_MAYMOVE | MREMAP_FIXED, new as c_ulong)
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(())
+    }
+
+    /// Marks (or unmarks) the vma at `addr` as exec's temporary stack
+    /// (VM_STACK_INCOMPLETE_SETUP), under the mmap write lock.
+    pub(crate) fn set_temp_stack(&self, addr: usize, on: bool) -> Result {
+        // SAFETY: the shim takes the mmap write lock of the attached mm.
+        let ret = unsafe { mmt_vma_set_temp_stack(raw_mm(self.mm), addr as c_ulong, on) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// `relocate_vma_down()`: exec's stack shift of the vma at `addr` down by
+    /// `shift` bytes, under the mmap write lock (as setup_arg_pages()).
+    pub(crate) fn relocate_vma_down(&self, addr: usize, shift: usize) -> Result {
+        // SAFETY: the shim takes the mmap write lock and looks the vma up.
+        let ret = unsafe { mmt_relocate_vma_down(raw_mm(self.mm), addr as c_ulong, shift as c_ulong) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
     }
 
     /// `munmap(addr, len)` in the attached mm.

@@ -34,6 +34,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/vmstat.h>
+#include <asm/syscall.h>
 
 /* mm/internal.h and mm/vma.h: Kbuild adds -I$(srctree)/mm. */
 #include "internal.h"
@@ -75,8 +76,21 @@ struct mmt_sym {
 	void **slot;
 };
 
+/*
+ * Syscalls whose do_*() worker is static (do_mremap()): their x86-64 entry,
+ * typed as the syscall table types it.
+ */
+#define MMT_SYSCALLS(X) X(mremap)
+
+#define MMT_DECLARE_SYSCALL(name) static sys_call_ptr_t p_sys_##name;
+MMT_SYSCALLS(MMT_DECLARE_SYSCALL)
+
 #define MMT_ENTRY(sym) { #sym, (void **)&p_##sym },
-static const struct mmt_sym mmt_syms[] = { MMT_SYMS(MMT_ENTRY) };
+#define MMT_SYSCALL_ENTRY(name) { "__x64_sys_" #name, (void **)&p_sys_##name },
+static const struct mmt_sym mmt_syms[] = {
+	MMT_SYMS(MMT_ENTRY)
+	MMT_SYSCALLS(MMT_SYSCALL_ENTRY)
+};
 
 typedef unsigned long (*kallsyms_lookup_name_t)(const char *name);
 
@@ -131,15 +145,73 @@ struct mm_struct *mmt_mm_create(void)
 
 /*
  * mmap(hint, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
- * [|MAP_FIXED_NOREPLACE if hint]) in current->mm (the attached test mm).
+ * [|MAP_FIXED_NOREPLACE if hint][|MAP_GROWSDOWN]) in current->mm.
  */
-unsigned long mmt_vm_mmap_anon(unsigned long hint, unsigned long len)
+unsigned long mmt_vm_mmap_anon(unsigned long hint, unsigned long len,
+			       bool growsdown)
 {
 	unsigned long flags = MAP_PRIVATE | MAP_ANONYMOUS;
 
 	if (hint)
 		flags |= MAP_FIXED_NOREPLACE;
+	if (growsdown)
+		flags |= MAP_GROWSDOWN;
 	return vm_mmap(NULL, hint, len, PROT_READ | PROT_WRITE, flags, 0);
+}
+
+/*
+ * mremap(2) in current->mm, through the syscall entry (do_mremap() is
+ * static): the same path a process takes, copy_vma() and
+ * move_page_tables() included.
+ */
+long mmt_sys_mremap(unsigned long addr, unsigned long old_len,
+		    unsigned long new_len, unsigned long flags,
+		    unsigned long new_addr)
+{
+	struct pt_regs regs = {
+		.di = addr, .si = old_len, .dx = new_len, .r10 = flags,
+		.r8 = new_addr,
+	};
+
+	return p_sys_mremap(&regs);
+}
+
+/*
+ * Mark (or unmark) the vma at @addr as exec's temporary stack, as
+ * __bprm_mm_init() and setup_arg_pages() do with VM_STACK_INCOMPLETE_SETUP.
+ */
+int mmt_vma_set_temp_stack(struct mm_struct *mm, unsigned long addr, bool on)
+{
+	struct vm_area_struct *vma;
+	int ret = 0;
+
+	mmap_write_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (!vma)
+		ret = -EFAULT;
+	else if (on)
+		vm_flags_set(vma, VM_STACK_INCOMPLETE_SETUP);
+	else
+		vm_flags_clear(vma, VM_STACK_INCOMPLETE_SETUP);
+	mmap_write_unlock(mm);
+	return ret;
+}
+
+/*
+ * relocate_vma_down() of the vma at @addr by @shift bytes under the mmap
+ * write lock: exec's stack shift, as setup_arg_pages() does it.
+ */
+int mmt_relocate_vma_down(struct mm_struct *mm, unsigned long addr,
+			  unsigned long shift)
+{
+	struct vm_area_struct *vma;
+	int ret;
+
+	mmap_write_lock(mm);
+	vma = vma_lookup(mm, addr);
+	ret = vma ? p_relocate_vma_down(vma, shift) : -EFAULT;
+	mmap_write_unlock(mm);
+	return ret;
 }
 
 /* ---- files ----------------------------------------------------------- */

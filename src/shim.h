@@ -52,7 +52,14 @@ unsigned long mmt_vm_mmap_file_private(struct file *file, unsigned long len,
 				       bool locked);
 int mmt_file_truncate(struct file *file, loff_t size);
 void mmt_fput(struct file *file);
-unsigned long mmt_vm_mmap_anon(unsigned long hint, unsigned long len);
+unsigned long mmt_vm_mmap_anon(unsigned long hint, unsigned long len,
+			       bool growsdown);
+long mmt_sys_mremap(unsigned long addr, unsigned long old_len,
+		    unsigned long new_len, unsigned long flags,
+		    unsigned long new_addr);
+int mmt_vma_set_temp_stack(struct mm_struct *mm, unsigned long addr, bool on);
+int mmt_relocate_vma_down(struct mm_struct *mm, unsigned long addr,
+			  unsigned long shift);
 struct task_struct *mmt_kthread_start(int (*fn)(void *), void *data, int cpu,
 				      const char *name);
 int mmt_task_set_cpu(struct task_struct *t, int cpu);

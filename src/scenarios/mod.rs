@@ -8,6 +8,7 @@
 use crate::engine::{self, ParamSpec, RunShared};
 use kernel::{prelude::*, sync::Arc};
 
+mod move_migrate;
 mod munlock_truncate;
 mod smoke;
 mod thp_pin_migrate;
@@ -62,6 +63,18 @@ pub(crate) static SCENARIOS: &[ScenarioDesc] = &[
         "munlock_truncate",
         "seed 002: COW pages of a VM_LOCKED MAP_PRIVATE shmem mapping truncated while another CPU isolates/puts back their folios; unmapped folios must not stay PG_mlocked, NR_MLOCK/unevictable return to baseline",
         munlock_truncate::PARAMS
+    ),
+    scenario!(
+        move_migrate::MoveMigrate<move_migrate::MremapMerge>,
+        "mremap_merge_migrate",
+        "seed 004: mremap (copy_vma merging into the preceding vma, and back) racing migrate_pages on the moving folios; no migration entry may be left, rmap/mapcount/data follow the move",
+        &[]
+    ),
+    scenario!(
+        move_migrate::MoveMigrate<move_migrate::ExecStack>,
+        "exec_stack_migrate",
+        "seed 000: exec's temporary stack shifted down by relocate_vma_down racing migrate_pages on its folios; no migration entry may be left, data follows the shift",
+        move_migrate::EXEC_STACK_PARAMS
     ),
 ];
 

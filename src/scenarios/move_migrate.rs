@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Page-table moves racing migration: `mremap_merge_migrate` (seed 004) and
+//! `exec_stack_migrate` (seed 000).
+//!
+//! migrate_pages() replaces each mapping of a folio with a migration entry
+//! (try_to_migrate) and later finds every one of them again through the
+//! reverse map (remove_migration_ptes). A page-table move that runs between
+//! two rmap visits of that walk hides an entry from it, which is then left
+//! behind for good. Two moves historically did: exec's stack shift
+//! (relocate_vma_down → move_page_tables, seed 000) and mremap into a vma
+//! that copy_vma() merged ahead of the source in rmap order (seed 004).
+//!
+//! Every round, a [`MoveKind`] prepares the `pages` moving pages (with data
+//! patterns) and publishes where they are; the *migrator* isolates their
+//! folios; then, aligned by an [`Aligner`], the *mover* moves them while the
+//! migrator migrate_pages() them to the other node. Once both are done:
+//! no migration entry may be left in the destination range (checked from the
+//! page tables, without faulting), every page is present there with rmap
+//! finding exactly its one mapping and mapcount 1, and the data followed the
+//! move.
+//!
+//! Re-injected bugs: `qemu/zoo/000-temp-stack-migration.patch`,
+//! `qemu/zoo/004-mremap-merge-no-rmap-locks.patch`.
+
+use crate::checkers::{self, Baseline, Invariant, Violation, PAGE_SIZE};
+use crate::engine::{Aligner, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
+use crate::ffi::{self, FolioRef, IsolatedList, MmUse, PteState, Stat};
+use kernel::{
+    prelude::*,
+    sync::atomic::{Acquire, Atomic, Release},
+};
+
+/// How the moving pages are laid out and moved.
+pub(crate) trait MoveKind: Send + Sync + Sized + 'static {
+    /// Builds the layout (runner thread, mm attached).
+    fn setup(run: &RunShared, mm: &MmUse<'_>, pages: usize) -> Result<Self>;
+    /// Before round `r`: returns where the moving pages are, and the
+    /// (first page index, generation) of their data patterns.
+    fn prepare(&self, r: u64, run: &RunShared, mm: &MmUse<'_>, buf: &mut [u8]) -> Result<(usize, usize, u64)>;
+    /// The move of round `r`; returns the pages' new address.
+    fn do_move(&self, r: u64, mm: &MmUse<'_>, src: usize) -> Result<usize>;
+    /// After round `r`'s checks.
+    fn cleanup(&self, _r: u64, _mm: &MmUse<'_>, _dst: usize) -> Result {
+        Ok(())
+    }
+}
+
+const MOVER: usize = 0;
+const MIGRATOR: usize = 1;
+
+pub(crate) struct MoveMigrate<K: MoveKind> {
+    kind: K,
+    pages: usize,
+    seed: u64,
+    /// Where the moving pages are this round.
+    cur_src: Atomic<usize>,
+    /// Rounds whose `cur_src` has been published.
+    published: Atomic<u64>,
+    align: Aligner,
+    isolated: [Baseline; 2],
+}
+
+impl<K: MoveKind> MoveMigrate<K> {
+    fn mover(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let run = w.run;
+        let r = w.iteration;
+        let (src, first, gen) = self.kind.prepare(r, run, mm, &mut w.buf)?;
+        self.cur_src.store(src, Release);
+        self.published.store(r + 1, Release);
+        let raced = self.align.start(MOVER, w);
+        let moved = self.kind.do_move(r, mm, src);
+        if raced {
+            self.align.end(MOVER, run);
+            self.align.wait_other(MOVER, w);
+        }
+        let dst = moved?;
+        self.check_moved(run, mm, &mut w.buf, dst, first, gen)?;
+        self.kind.cleanup(r, mm, dst)
+    }
+
+    /// The destination range after a round: first the page tables (a stale
+    /// migration entry must not be faulted on: it would livelock), then the
+    /// quiescent structure, then the data.
+    fn check_moved(&self, run: &RunShared, mm: &MmUse<'_>, buf: &mut [u8], dst: usize, first: usize, gen: u64) -> Result {
+        let mut stale = 0;
+        {
+            let guard = mm.mm().mmap_read_lock();
+            checkers::scan_ptes(mm.mm(), &guard, dst, self.pages, |_, addr, l| {
+                if let PteState::Migration { pfn, .. } = l.state {
+                    stale += 1;
+                    run.violation(Violation {
+                        invariant: Invariant::NoMigrationEntry,
+                        addr,
+                        pfn,
+                        expected: 0,
+                        found: 1,
+                        what: "migration entry left in a moved pte after migration finished",
+                    });
+                }
+            });
+        }
+        if stale > 0 {
+            return Ok(());
+        }
+        checkers::check_quiescent_range(run, mm.mm(), dst, self.pages, None);
+        for i in 0..self.pages {
+            let addr = dst + i * PAGE_SIZE;
+            if let Some(v) = checkers::check_pattern(mm, buf, addr, self.seed, first + i, gen)? {
+                run.violation(v);
+            }
+            run.count(Counter::PagesVerified, 1);
+        }
+        for b in &self.isolated {
+            run.count(Counter::Checks, 1);
+            if let Some(v) = b.check(0, 500) {
+                run.violation(v);
+            }
+        }
+        Ok(())
+    }
+
+    fn migrator(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let run = w.run;
+        while self.published.load(Acquire) <= w.iteration {
+            if run.should_stop() {
+                return Ok(());
+            }
+            ffi::cond_resched();
+        }
+        let src = self.cur_src.load(Acquire);
+        // Isolate before the race (as compaction does, without the
+        // mmap_lock held across the migration).
+        ffi::lru_add_drain_all();
+        let mut list = IsolatedList::new()?;
+        {
+            let guard = mm.mm().mmap_read_lock();
+            checkers::scan_ptes(mm.mm(), &guard, src, self.pages, |_, _, l| {
+                if let Some(f) = &l.folio {
+                    if !list.isolate(f) {
+                        run.count(Counter::IsolateFailed, 1);
+                    }
+                }
+            });
+        }
+        if !self.align.start(MIGRATOR, w) {
+            return Ok(());
+        }
+        let (_, ok) = list.migrate_to((w.iteration & 1) as i32, true);
+        self.align.end(MIGRATOR, run);
+        run.count(Counter::Migrated, ok as u64);
+        drop(list);
+        Ok(())
+    }
+}
+
+impl<K: MoveKind> Scenario for MoveMigrate<K> {
+    const ROLES: &'static [&'static str] = &["mover", "migrator"];
+
+    fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self> {
+        if !ffi::node_online(0) || !ffi::node_online(1) {
+            pr_warn!("{} needs NUMA nodes 0 and 1 online\n", run.desc.name);
+            return Err(ENODEV);
+        }
+        let pages = run.params.get("pages") as usize;
+        Ok(Self {
+            isolated: [Baseline::take(Stat::IsolatedAnon), Baseline::take(Stat::IsolatedFile)],
+            kind: K::setup(run, mm, pages)?,
+            pages,
+            seed: run.seed,
+            cur_src: Atomic::new(0),
+            published: Atomic::new(0),
+            align: Aligner::new(),
+        })
+    }
+
+    fn step(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        match w.role {
+            MOVER => self.mover(w, mm),
+            _ => self.migrator(w, mm),
+        }
+    }
+
+    fn finish(&self, _run: &RunShared, _mm: &MmUse<'_>) -> Result<KVec<FolioRef>> {
+        // Each round checked its own range; teardown must still be clean
+        // (a stale migration entry makes zap warn: the console scan sees it).
+        Ok(KVec::new())
+    }
+}
+
+/// Seed 004: `[X, X+2N)` anon, whose upper half is mremap'ed away to `Y` and
+/// back, alternately. Moving it back makes copy_vma() merge it into the
+/// lower half's vma, which precedes the source in rmap order: the move must
+/// then hold the rmap locks (need_rmap_locks).
+pub(crate) struct MremapMerge {
+    x: usize,
+    y: usize,
+    len: usize,
+}
+
+impl MoveKind for MremapMerge {
+    fn setup(run: &RunShared, mm: &MmUse<'_>, pages: usize) -> Result<Self> {
+        let len = pages * PAGE_SIZE;
+        let x = mm.mmap_anon(0, 2 * len)?;
+        let mut buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+        for i in 0..2 * pages {
+            checkers::write_pattern(mm, &mut buf, x + i * PAGE_SIZE, run.seed, i, 0)?;
+        }
+        // A hole for the upper half to go to.
+        let y = mm.mmap_anon(0, len)?;
+        mm.munmap(y, len)?;
+        mm.mremap_fixed(x + len, len, y)?;
+        Ok(Self { x, y, len })
+    }
+
+    fn prepare(&self, r: u64, _run: &RunShared, _mm: &MmUse<'_>, _buf: &mut [u8]) -> Result<(usize, usize, u64)> {
+        // Even rounds: Y -> X+N (the merging move); odd: back to Y. The
+        // moving pages are pattern pages N..2N, generation 0.
+        let src = if r & 1 == 0 { self.y } else { self.x + self.len };
+        Ok((src, self.len / PAGE_SIZE, 0))
+    }
+
+    fn do_move(&self, _r: u64, mm: &MmUse<'_>, src: usize) -> Result<usize> {
+        let dst = if src == self.y { self.x + self.len } else { self.y };
+        mm.mremap_fixed(src, self.len, dst)?;
+        Ok(dst)
+    }
+}
+
+/// Seed 000: every round a fresh stack vma (MAP_GROWSDOWN, marked
+/// VM_STACK_INCOMPLETE_SETUP as exec's temporary stack) is populated, then
+/// shifted down by `shift` pages with relocate_vma_down(), as
+/// setup_arg_pages() does, while its folios are migrated.
+pub(crate) struct ExecStack {
+    top: usize,
+    len: usize,
+    shift: usize,
+}
+
+/// Parameters of `exec_stack_migrate`.
+pub(crate) const EXEC_STACK_PARAMS: &[ParamSpec] = &[ParamSpec {
+    name: "shift",
+    default: 16,
+    min: 1,
+    max: 4096,
+    help: "pages the stack is shifted down",
+}];
+
+/// Where the temporary stacks live: far below the mmap area, with nothing
+/// mapped underneath, so relocate_vma_down() has room.
+const STACK_TOP: usize = 0x6000_0000_0000;
+
+impl MoveKind for ExecStack {
+    fn setup(run: &RunShared, _mm: &MmUse<'_>, pages: usize) -> Result<Self> {
+        Ok(Self {
+            top: STACK_TOP,
+            len: pages * PAGE_SIZE,
+            shift: run.params.get("shift") as usize * PAGE_SIZE,
+        })
+    }
+
+    fn prepare(&self, r: u64, run: &RunShared, mm: &MmUse<'_>, buf: &mut [u8]) -> Result<(usize, usize, u64)> {
+        let base = self.top - self.len;
+        let got = mm.mmap_anon_flags(base, self.len, true)?;
+        if got != base {
+            return Err(EEXIST);
+        }
+        mm.set_temp_stack(base, true)?;
+        for i in 0..self.len / PAGE_SIZE {
+            checkers::write_pattern(mm, buf, base + i * PAGE_SIZE, run.seed, i, r)?;
+        }
+        Ok((base, 0, r))
+    }
+
+    fn do_move(&self, _r: u64, mm: &MmUse<'_>, src: usize) -> Result<usize> {
+        mm.relocate_vma_down(src, self.shift)?;
+        Ok(src - self.shift)
+    }
+
+    fn cleanup(&self, _r: u64, mm: &MmUse<'_>, dst: usize) -> Result {
+        mm.munmap(dst, self.len)
+    }
+}
