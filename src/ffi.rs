@@ -136,6 +136,14 @@ extern "C" {
         nid: c_int,
         isolated: *mut bool,
     ) -> c_int;
+    fn mmt_alloc_migration_target(src: *mut RawFolio, nid: c_int) -> *mut RawFolio;
+    fn mmt_migrate_pages_cb(
+        list: *mut bindings::list_head,
+        get_new: unsafe extern "C" fn(*mut RawFolio, c_ulong) -> *mut RawFolio,
+        private: c_ulong,
+        succeeded: *mut u32,
+    ) -> c_int;
+    fn mmt_rcu_barrier();
     fn mmt_migrate_mm(mm: *mut RawMm, from: c_int, to: c_int) -> c_int;
     fn mmt_node_stat(item: c_int) -> i64;
     fn mmt_nr_isolated_anon() -> c_int;
@@ -588,6 +596,61 @@ impl IsolatedList {
         let ret = unsafe { mmt_migrate_pages_to_node(self.head.get(), nid, sync, &mut ok) };
         (ret, ok)
     }
+}
+
+/// What a [`IsolatedList::migrate_with`] allocator decides for one folio.
+pub(crate) enum NewFolio {
+    /// Allocate the destination on this node (alloc_migration_target()).
+    On(i32),
+    /// Refuse: migrate_pages() stops allocating, moves what it already
+    /// unmapped, and leaves the rest on the list.
+    Refuse,
+}
+
+/// `get_new_folio` callback of [`IsolatedList::migrate_with`].
+///
+/// # Safety
+///
+/// `private` must be the `&mut &mut dyn FnMut() -> NewFolio` passed by
+/// `migrate_with`, alive for the duration of the migrate_pages() call.
+unsafe extern "C" fn new_folio_trampoline(src: *mut RawFolio, private: c_ulong) -> *mut RawFolio {
+    // SAFETY: by the function's contract.
+    let decide = unsafe { &mut *(private as *mut &mut dyn FnMut() -> NewFolio) };
+    match decide() {
+        // SAFETY: `src` is the folio migrate_pages() is migrating.
+        NewFolio::On(nid) => unsafe { mmt_alloc_migration_target(src, nid) },
+        NewFolio::Refuse => core::ptr::null_mut(),
+    }
+}
+
+impl IsolatedList {
+    /// `migrate_pages(MIGRATE_SYNC, MR_COMPACTION)` with `decide` called for
+    /// each folio's destination, from inside migrate_pages(): after the
+    /// folios before it were unmapped (replaced by migration entries) and
+    /// before they are moved back. `decide` runs on this thread, with no mm
+    /// lock held, and may sleep. Returns (return value, folios migrated).
+    pub(crate) fn migrate_with(&mut self, mut decide: impl FnMut() -> NewFolio) -> (i32, u32) {
+        let mut ok = 0u32;
+        let mut dynf: &mut dyn FnMut() -> NewFolio = &mut decide;
+        // SAFETY: the list holds only folios we isolated; the callback
+        // argument outlives the call; the trampoline matches new_folio_t.
+        let ret = unsafe {
+            mmt_migrate_pages_cb(
+                self.head.get(),
+                new_folio_trampoline,
+                core::ptr::from_mut(&mut dynf) as c_ulong,
+                &mut ok,
+            )
+        };
+        (ret, ok)
+    }
+}
+
+/// `rcu_barrier()`: waits for every pending RCU callback (SLAB_TYPESAFE_BY_RCU
+/// frees with CONFIG_SLUB_RCU_DEBUG included).
+pub(crate) fn rcu_barrier() {
+    // SAFETY: sleepable context, no locks held by our callers.
+    unsafe { mmt_rcu_barrier() };
 }
 
 impl Drop for IsolatedList {

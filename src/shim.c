@@ -560,6 +560,34 @@ int mmt_migrate_misplaced(struct mm_struct *mm, unsigned long addr,
 	return p_migrate_misplaced_folio(folio, nid);
 }
 
+/* alloc_migration_target() on @nid: what migrate_pages(2) allocates. */
+struct folio *mmt_alloc_migration_target(struct folio *src, int nid)
+{
+	struct migration_target_control mtc = {
+		.nid = nid,
+		.gfp_mask = GFP_HIGHUSER_MOVABLE | __GFP_THISNODE,
+		.reason = MR_COMPACTION,
+	};
+
+	return p_alloc_migration_target(src, (unsigned long)&mtc);
+}
+
+/*
+ * migrate_pages(MIGRATE_SYNC, MR_COMPACTION) of an isolated list with a
+ * caller-supplied allocator: kernel-initiated migration, no mmap_lock held.
+ */
+int mmt_migrate_pages_cb(struct list_head *list, new_folio_t *get_new,
+			 unsigned long private, unsigned int *succeeded)
+{
+	return p_migrate_pages(list, get_new, NULL, private, MIGRATE_SYNC,
+			       MR_COMPACTION, succeeded);
+}
+
+void mmt_rcu_barrier(void)
+{
+	rcu_barrier();
+}
+
 /* do_migrate_pages(): the migrate_pages(2) path over a whole mm. */
 int mmt_migrate_mm(struct mm_struct *mm, int from_nid, int to_nid)
 {

@@ -95,6 +95,11 @@ unsigned long mmt_page_pfn(struct page *page);
 void mmt_page_write(struct page *page, size_t off, const void *src, size_t len);
 int mmt_migrate_misplaced(struct mm_struct *mm, unsigned long addr,
 			  struct folio *folio, int nid, bool *isolated);
+struct folio *mmt_alloc_migration_target(struct folio *src, int nid);
+int mmt_migrate_pages_cb(struct list_head *list,
+			 struct folio *(*get_new)(struct folio *, unsigned long),
+			 unsigned long private, unsigned int *succeeded);
+void mmt_rcu_barrier(void);
 int mmt_migrate_mm(struct mm_struct *mm, int from_nid, int to_nid);
 long mmt_node_stat(int item);
 long mmt_zone_stat(int item);

@@ -8,6 +8,7 @@
 use crate::engine::{self, ParamSpec, RunShared};
 use kernel::{prelude::*, sync::Arc};
 
+mod migrate_teardown;
 mod move_migrate;
 mod munlock_truncate;
 mod smoke;
@@ -75,6 +76,12 @@ pub(crate) static SCENARIOS: &[ScenarioDesc] = &[
         "exec_stack_migrate",
         "seed 000: exec's temporary stack shifted down by relocate_vma_down racing migrate_pages on its folios; no migration entry may be left, data follows the shift",
         move_migrate::EXEC_STACK_PARAMS
+    ),
+    scenario!(
+        migrate_teardown::MigrateTeardown,
+        "migrate_teardown_anon_vma",
+        "seed 003: kernel-initiated migrate_pages (no mmap_lock) whose range is munmapped mid-migration; migration must keep the anon_vma alive (KASAN), NR_ISOLATED returns to baseline",
+        &[]
     ),
 ];
 

@@ -133,11 +133,14 @@ impl<K: MoveKind> MoveMigrate<K> {
         // mmap_lock held across the migration).
         ffi::lru_add_drain_all();
         let mut list = IsolatedList::new()?;
+        let mut isolated = 0u64;
         {
             let guard = mm.mm().mmap_read_lock();
             checkers::scan_ptes(mm.mm(), &guard, src, self.pages, |_, _, l| {
                 if let Some(f) = &l.folio {
-                    if !list.isolate(f) {
+                    if list.isolate(f) {
+                        isolated += 1;
+                    } else {
                         run.count(Counter::IsolateFailed, 1);
                     }
                 }
@@ -149,6 +152,7 @@ impl<K: MoveKind> MoveMigrate<K> {
         let (_, ok) = list.migrate_to((w.iteration & 1) as i32, true);
         self.align.end(MIGRATOR, run);
         run.count(Counter::Migrated, ok as u64);
+        run.count(Counter::MigrateFailed, isolated.saturating_sub(ok as u64));
         drop(list);
         Ok(())
     }

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `migrate_teardown_anon_vma` (seed 003): kernel-initiated migration (no
+//! mmap_lock, as compaction) must keep the anon_vma alive while the mapping
+//! it migrates goes away.
+//!
+//! Every round: a fresh anonymous range (its own vma and anon_vma) is
+//! populated and all its folios isolated; then migrate_pages(MIGRATE_SYNC,
+//! MR_COMPACTION) runs with the scenario's own destination allocator. At a
+//! random folio k, when the folios before it have been unmapped (their ptes
+//! replaced by migration entries, their mapcount 0), the allocator munmaps
+//! the whole range (the vma, and the last user of the anon_vma, go away),
+//! waits for RCU (so a freed anon_vma is really freed and poisoned with
+//! CONFIG_SLUB_RCU_DEBUG), and refuses further destinations. migrate_pages()
+//! then moves the k unmapped folios and walks their anon_vma to remove the
+//! migration entries: only migration's own anon_vma reference keeps that
+//! walk off freed memory.
+//!
+//! Invariants: no use-after-free (KASAN: the console scan fails the run on
+//! any report), NR_ISOLATED_* back at baseline after every round,
+//! NR_ANON_MAPPED back at baseline once the ranges are gone.
+//!
+//! Re-injected bug: `qemu/zoo/003-migrate-no-anon-vma-ref.patch`.
+
+use crate::checkers::{self, Baseline, PAGE_SIZE};
+use crate::engine::{Counter, RunShared, Scenario, WorkerCtx};
+use crate::ffi::{self, FolioRef, IsolatedList, MmUse, NewFolio, Stat};
+use kernel::prelude::*;
+
+pub(crate) struct MigrateTeardown {
+    pages: usize,
+    seed: u64,
+    isolated: [Baseline; 2],
+    anon_mapped: Baseline,
+}
+
+impl MigrateTeardown {
+    fn round(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let run = w.run;
+        let len = self.pages * PAGE_SIZE;
+        let base = mm.mmap_anon(0, len)?;
+        for i in 0..self.pages {
+            checkers::write_pattern(mm, &mut w.buf, base + i * PAGE_SIZE, self.seed, i, w.iteration)?;
+        }
+        ffi::lru_add_drain_all();
+        let mut list = IsolatedList::new()?;
+        let mut isolated = 0u64;
+        {
+            let guard = mm.mm().mmap_read_lock();
+            checkers::scan_ptes(mm.mm(), &guard, base, self.pages, |_, _, l| {
+                if let Some(f) = &l.folio {
+                    if list.isolate(f) {
+                        isolated += 1;
+                    } else {
+                        run.count(Counter::IsolateFailed, 1);
+                    }
+                }
+            });
+        }
+        // Tear the range down when the first `k` folios are unmapped.
+        let k = 1 + w.rng.below(self.pages.max(2) as u64 - 1);
+        let to = (w.iteration & 1) as i32;
+        let (mut calls, mut torn) = (0u64, Ok(()));
+        let (_, ok) = list.migrate_with(|| {
+            calls += 1;
+            if calls <= k {
+                return NewFolio::On(to);
+            }
+            if calls == k + 1 {
+                torn = mm.munmap(base, len);
+                ffi::rcu_barrier();
+            }
+            NewFolio::Refuse
+        });
+        drop(list);
+        run.count(Counter::Migrated, ok as u64);
+        run.count(Counter::MigrateFailed, isolated.saturating_sub(ok as u64));
+        if calls <= k {
+            // Fewer folios than k reached the allocator: unmap afterwards.
+            mm.munmap(base, len)?;
+        } else {
+            torn?;
+        }
+        for b in &self.isolated {
+            run.count(Counter::Checks, 1);
+            if let Some(v) = b.check(0, 500) {
+                run.violation(v);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Scenario for MigrateTeardown {
+    const ROLES: &'static [&'static str] = &["migrator"];
+
+    fn setup(run: &RunShared, _mm: &MmUse<'_>) -> Result<Self> {
+        if !ffi::node_online(0) || !ffi::node_online(1) {
+            pr_warn!("{} needs NUMA nodes 0 and 1 online\n", run.desc.name);
+            return Err(ENODEV);
+        }
+        Ok(Self {
+            pages: run.params.get("pages") as usize,
+            seed: run.seed,
+            isolated: [Baseline::take(Stat::IsolatedAnon), Baseline::take(Stat::IsolatedFile)],
+            anon_mapped: Baseline::take(Stat::AnonMapped),
+        })
+    }
+
+    fn step(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        self.round(w, mm)
+    }
+
+    fn finish(&self, _run: &RunShared, _mm: &MmUse<'_>) -> Result<KVec<FolioRef>> {
+        Ok(KVec::new())
+    }
+
+    fn after_teardown(&self, run: &RunShared) -> Result {
+        run.count(Counter::Checks, 1);
+        if let Some(v) = self.anon_mapped.check((self.pages / 2) as i64, 2000) {
+            run.violation(v);
+        }
+        Ok(())
+    }
+}
