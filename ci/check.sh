@@ -86,7 +86,9 @@ if [ "$mode" = run ] && [ -n "$scenario" ]; then
 fi
 out=$(mktemp)
 grc=0
-phase guest qemu/run.sh --kdir "$KDIR" -- "${guest_cmd[@]}" | tee "$out" || grc=${PIPESTATUS[0]}
+t0=$SECONDS
+qemu/run.sh --kdir "$KDIR" -- "${guest_cmd[@]}" | tee "$out" || grc=${PIPESTATUS[0]}
+times+=("guest=$((SECONDS - t0))s")
 counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$out" | tail -1 || true)
 rm -f "$out"
 if [ -n "$counts" ]; then

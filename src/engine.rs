@@ -258,9 +258,11 @@ pub(crate) enum Counter {
     Overlaps,
     /// Aligned rounds run.
     Rounds,
+    /// Park points that waited out their whole timeout.
+    Timeouts,
 }
 
-const COUNTERS: usize = 10;
+const COUNTERS: usize = 11;
 
 const COUNTER_NAMES: [&str; COUNTERS] = [
     "iterations",
@@ -273,6 +275,7 @@ const COUNTER_NAMES: [&str; COUNTERS] = [
     "refs",
     "overlaps",
     "rounds",
+    "park_timeouts",
 ];
 
 /// Everything about one run that outlives its threads.
@@ -337,6 +340,11 @@ impl RunShared {
     /// the thread itself is being stopped.
     pub(crate) fn should_stop(&self) -> bool {
         self.stop_requested.load(Acquire) || self.failed.load(Acquire) || ffi::kthread_should_stop()
+    }
+
+    /// A counter's value.
+    pub(crate) fn counter(&self, c: Counter) -> u64 {
+        self.counters[c as usize].load(Relaxed)
     }
 
     /// Adds `n` to a counter.

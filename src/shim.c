@@ -214,6 +214,78 @@ int mmt_relocate_vma_down(struct mm_struct *mm, unsigned long addr,
 	return ret;
 }
 
+/* ---- park point: a kretprobe on move_page_tables() -------------------- */
+
+/*
+ * move_page_tables() is entered after the vma was expanded
+ * (relocate_vma_down) or copied/merged (copy_vma), and before any pte moves;
+ * it returns once they moved. For the one armed task, the entry and return
+ * handlers call mmtorture's own code (src/ffi.rs ParkPoint), which may spin
+ * in the entry handler for a bounded time: a race window held open on
+ * purpose. (An mmu_notifier would allow sleeping there, but
+ * CONFIG_MMU_NOTIFIER is only selected by drivers such as KVM.)
+ */
+struct mmt_park {
+	struct kretprobe krp;
+	struct task_struct *task;
+	void (*on_start)(void *arg);
+	void (*on_end)(void *arg);
+	void *arg;
+};
+
+static int mmt_park_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct mmt_park *p = container_of(get_kretprobe(ri), struct mmt_park, krp);
+
+	if (READ_ONCE(p->task) != current)
+		return 1; /* not ours: no return handler */
+	p->on_start(p->arg);
+	return 0;
+}
+
+static int mmt_park_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct mmt_park *p = container_of(get_kretprobe(ri), struct mmt_park, krp);
+
+	p->on_end(p->arg);
+	return 0;
+}
+
+struct mmt_park *mmt_park_register(void (*on_start)(void *),
+				   void (*on_end)(void *), void *arg)
+{
+	struct mmt_park *p = kzalloc(sizeof(*p), GFP_KERNEL);
+	int ret;
+
+	if (!p)
+		return ERR_PTR(-ENOMEM);
+	p->krp.kp.symbol_name = "move_page_tables";
+	p->krp.entry_handler = mmt_park_entry;
+	p->krp.handler = mmt_park_ret;
+	p->krp.maxactive = 4 * num_possible_cpus();
+	p->on_start = on_start;
+	p->on_end = on_end;
+	p->arg = arg;
+	ret = register_kretprobe(&p->krp);
+	if (ret) {
+		kfree(p);
+		return ERR_PTR(ret);
+	}
+	return p;
+}
+
+/* Arm for the current task (or disarm). */
+void mmt_park_arm(struct mmt_park *p, bool on)
+{
+	WRITE_ONCE(p->task, on ? current : NULL);
+}
+
+void mmt_park_unregister(struct mmt_park *p)
+{
+	unregister_kretprobe(&p->krp);
+	kfree(p);
+}
+
 /* ---- files ----------------------------------------------------------- */
 
 /* An unlinked shmem file of @size bytes, as memfd_create() makes. */
@@ -664,6 +736,12 @@ int mmt_nr_anon_mapped(void) { return NR_ANON_MAPPED; }
 void mmt_cond_resched(void)
 {
 	cond_resched();
+}
+
+/* NMI-safe clock: kprobe handlers run in int3 context. */
+u64 mmt_ktime_fast_ns(void)
+{
+	return ktime_get_mono_fast_ns();
 }
 
 u64 mmt_random_u64(void)

@@ -47,6 +47,11 @@ struct mmt_folio_info {
 
 int mmt_resolve_symbols(const char **missing);
 struct mm_struct *mmt_mm_create(void);
+struct mmt_park;
+struct mmt_park *mmt_park_register(void (*on_start)(void *),
+				   void (*on_end)(void *), void *arg);
+void mmt_park_arm(struct mmt_park *p, bool on);
+void mmt_park_unregister(struct mmt_park *p);
 struct file *mmt_shmem_file(loff_t size);
 unsigned long mmt_vm_mmap_file_private(struct file *file, unsigned long len,
 				       bool locked);
@@ -109,6 +114,7 @@ int mmt_nr_isolated_anon(void);
 int mmt_nr_isolated_file(void);
 int mmt_nr_anon_mapped(void);
 void mmt_cond_resched(void);
+u64 mmt_ktime_fast_ns(void);
 u64 mmt_random_u64(void);
 
 #endif /* MMTORTURE_SHIM_H */

@@ -40,7 +40,14 @@ impl MigrateTeardown {
         let len = self.pages * PAGE_SIZE;
         let base = mm.mmap_anon(0, len)?;
         for i in 0..self.pages {
-            checkers::write_pattern(mm, &mut w.buf, base + i * PAGE_SIZE, self.seed, i, w.iteration)?;
+            checkers::write_pattern(
+                mm,
+                &mut w.buf,
+                base + i * PAGE_SIZE,
+                self.seed,
+                i,
+                w.iteration,
+            )?;
         }
         ffi::lru_add_drain_all();
         let mut list = IsolatedList::new()?;
@@ -102,7 +109,10 @@ impl Scenario for MigrateTeardown {
         Ok(Self {
             pages: run.params.get("pages") as usize,
             seed: run.seed,
-            isolated: [Baseline::take(Stat::IsolatedAnon), Baseline::take(Stat::IsolatedFile)],
+            isolated: [
+                Baseline::take(Stat::IsolatedAnon),
+                Baseline::take(Stat::IsolatedFile),
+            ],
             anon_mapped: Baseline::take(Stat::AnonMapped),
         })
     }

@@ -69,7 +69,7 @@ pub(crate) static SCENARIOS: &[ScenarioDesc] = &[
         move_migrate::MoveMigrate<move_migrate::MremapMerge>,
         "mremap_merge_migrate",
         "seed 004: mremap (copy_vma merging into the preceding vma, and back) racing migrate_pages on the moving folios; no migration entry may be left, rmap/mapcount/data follow the move",
-        &[]
+        move_migrate::MREMAP_PARAMS
     ),
     scenario!(
         move_migrate::MoveMigrate<move_migrate::ExecStack>,

@@ -14,7 +14,19 @@
 //! Every round, a [`MoveKind`] prepares the `pages` moving pages (with data
 //! patterns) and publishes where they are; the *migrator* isolates their
 //! folios; then, aligned by an [`Aligner`], the *mover* moves them while the
-//! migrator migrate_pages() them to the other node. Once both are done:
+//! migrator migrate_pages() them to the other node.
+//!
+//! Race-window control, `park=1`: the migrator's destination allocator,
+//! called by migrate_pages() after the first `k` folios were unmapped
+//! (their ptes replaced by migration entries), lets the mover start its move
+//! and waits until the mover is parked at move_page_tables() entry (vma
+//! already expanded/merged, no pte moved: a [`ParkPoint`]); then it refuses
+//! further destinations, so migrate_pages() moves the `k` folios back and
+//! runs their rmap walks (remove_migration_ptes) inside that window. When
+//! migrate_pages() returns, the gate opens and the ptes move. With `park=0`
+//! the two sides only meet at the aligner, with random delays.
+//!
+//! Once both are done:
 //! no migration entry may be left in the destination range (checked from the
 //! page tables, without faulting), every page is present there with rmap
 //! finding exactly its one mapping and mapcount 1, and the data followed the
@@ -25,10 +37,11 @@
 
 use crate::checkers::{self, Baseline, Invariant, Violation, PAGE_SIZE};
 use crate::engine::{Aligner, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
-use crate::ffi::{self, FolioRef, IsolatedList, MmUse, PteState, Stat};
+use crate::ffi::{self, FolioRef, IsolatedList, MmUse, NewFolio, ParkPoint, PteState, Stat};
 use kernel::{
     prelude::*,
     sync::atomic::{Acquire, Atomic, Release},
+    time::{Instant, Monotonic},
 };
 
 /// How the moving pages are laid out and moved.
@@ -37,7 +50,13 @@ pub(crate) trait MoveKind: Send + Sync + Sized + 'static {
     fn setup(run: &RunShared, mm: &MmUse<'_>, pages: usize) -> Result<Self>;
     /// Before round `r`: returns where the moving pages are, and the
     /// (first page index, generation) of their data patterns.
-    fn prepare(&self, r: u64, run: &RunShared, mm: &MmUse<'_>, buf: &mut [u8]) -> Result<(usize, usize, u64)>;
+    fn prepare(
+        &self,
+        r: u64,
+        run: &RunShared,
+        mm: &MmUse<'_>,
+        buf: &mut [u8],
+    ) -> Result<(usize, usize, u64)>;
     /// The move of round `r`; returns the pages' new address.
     fn do_move(&self, r: u64, mm: &MmUse<'_>, src: usize) -> Result<usize>;
     /// After round `r`'s checks.
@@ -59,9 +78,23 @@ pub(crate) struct MoveMigrate<K: MoveKind> {
     published: Atomic<u64>,
     align: Aligner,
     isolated: [Baseline; 2],
+    park: Option<ParkPoint>,
+    /// Round for which the migrator has unmapped its first folios (park=1).
+    go: Atomic<u64>,
 }
 
 impl<K: MoveKind> MoveMigrate<K> {
+    /// park=1: the mover waits for the migrator's go before moving.
+    fn wait_go(&self, w: &WorkerCtx<'_>) {
+        let t0 = Instant::<Monotonic>::now();
+        while self.go.load(Acquire) <= w.iteration && !w.run.should_stop() {
+            if t0.elapsed().as_millis() > 1000 {
+                return;
+            }
+            ffi::cond_resched();
+        }
+    }
+
     fn mover(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
         let run = w.run;
         let r = w.iteration;
@@ -69,7 +102,14 @@ impl<K: MoveKind> MoveMigrate<K> {
         self.cur_src.store(src, Release);
         self.published.store(r + 1, Release);
         let raced = self.align.start(MOVER, w);
+        if let Some(park) = &self.park {
+            park.arm(true);
+            self.wait_go(w);
+        }
         let moved = self.kind.do_move(r, mm, src);
+        if let Some(park) = &self.park {
+            park.arm(false);
+        }
         if raced {
             self.align.end(MOVER, run);
             self.align.wait_other(MOVER, w);
@@ -82,7 +122,15 @@ impl<K: MoveKind> MoveMigrate<K> {
     /// The destination range after a round: first the page tables (a stale
     /// migration entry must not be faulted on: it would livelock), then the
     /// quiescent structure, then the data.
-    fn check_moved(&self, run: &RunShared, mm: &MmUse<'_>, buf: &mut [u8], dst: usize, first: usize, gen: u64) -> Result {
+    fn check_moved(
+        &self,
+        run: &RunShared,
+        mm: &MmUse<'_>,
+        buf: &mut [u8],
+        dst: usize,
+        first: usize,
+        gen: u64,
+    ) -> Result {
         let mut stale = 0;
         {
             let guard = mm.mm().mmap_read_lock();
@@ -146,10 +194,48 @@ impl<K: MoveKind> MoveMigrate<K> {
                 }
             });
         }
+        let to = (w.iteration & 1) as i32;
+        if let Some(park) = &self.park {
+            park.close(true);
+        }
         if !self.align.start(MIGRATOR, w) {
             return Ok(());
         }
-        let (_, ok) = list.migrate_to((w.iteration & 1) as i32, true);
+        let ok = match &self.park {
+            None => list.migrate_to(to, true).1,
+            Some(park) => {
+                let k = 1 + w.rng.below(isolated.max(2) - 1);
+                let (mut calls, r) = (0u64, w.iteration);
+                let entered = park.entered();
+                let ok = list
+                    .migrate_with(|| {
+                        calls += 1;
+                        if calls == k + 1 {
+                            // k folios are unmapped: let the mover in, and
+                            // wait until it is parked in move_page_tables().
+                            self.go.store(r + 1, Release);
+                            let t0 = Instant::<Monotonic>::now();
+                            while park.entered() == entered && t0.elapsed().as_millis() < 1000 {
+                                ffi::cond_resched();
+                            }
+                        }
+                        if calls <= k {
+                            NewFolio::On(to)
+                        } else {
+                            NewFolio::Refuse
+                        }
+                    })
+                    .1;
+                // Unblock a mover still waiting (fewer than k+1 folios).
+                self.go.store(r + 1, Release);
+                park.close(false);
+                run.count(
+                    Counter::Timeouts,
+                    park.timeouts() - run.counter(Counter::Timeouts),
+                );
+                ok
+            }
+        };
         self.align.end(MIGRATOR, run);
         run.count(Counter::Migrated, ok as u64);
         run.count(Counter::MigrateFailed, isolated.saturating_sub(ok as u64));
@@ -167,8 +253,17 @@ impl<K: MoveKind> Scenario for MoveMigrate<K> {
             return Err(ENODEV);
         }
         let pages = run.params.get("pages") as usize;
+        let park = match run.params.get("park") {
+            0 => None,
+            _ => Some(ParkPoint::new(200)?),
+        };
         Ok(Self {
-            isolated: [Baseline::take(Stat::IsolatedAnon), Baseline::take(Stat::IsolatedFile)],
+            park,
+            go: Atomic::new(0),
+            isolated: [
+                Baseline::take(Stat::IsolatedAnon),
+                Baseline::take(Stat::IsolatedFile),
+            ],
             kind: K::setup(run, mm, pages)?,
             pages,
             seed: run.seed,
@@ -217,15 +312,29 @@ impl MoveKind for MremapMerge {
         Ok(Self { x, y, len })
     }
 
-    fn prepare(&self, r: u64, _run: &RunShared, _mm: &MmUse<'_>, _buf: &mut [u8]) -> Result<(usize, usize, u64)> {
+    fn prepare(
+        &self,
+        r: u64,
+        _run: &RunShared,
+        _mm: &MmUse<'_>,
+        _buf: &mut [u8],
+    ) -> Result<(usize, usize, u64)> {
         // Even rounds: Y -> X+N (the merging move); odd: back to Y. The
         // moving pages are pattern pages N..2N, generation 0.
-        let src = if r & 1 == 0 { self.y } else { self.x + self.len };
+        let src = if r & 1 == 0 {
+            self.y
+        } else {
+            self.x + self.len
+        };
         Ok((src, self.len / PAGE_SIZE, 0))
     }
 
     fn do_move(&self, _r: u64, mm: &MmUse<'_>, src: usize) -> Result<usize> {
-        let dst = if src == self.y { self.x + self.len } else { self.y };
+        let dst = if src == self.y {
+            self.x + self.len
+        } else {
+            self.y
+        };
         mm.mremap_fixed(src, self.len, dst)?;
         Ok(dst)
     }
@@ -242,12 +351,30 @@ pub(crate) struct ExecStack {
 }
 
 /// Parameters of `exec_stack_migrate`.
-pub(crate) const EXEC_STACK_PARAMS: &[ParamSpec] = &[ParamSpec {
-    name: "shift",
-    default: 16,
-    min: 1,
-    max: 4096,
-    help: "pages the stack is shifted down",
+pub(crate) const EXEC_STACK_PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "shift",
+        default: 16,
+        min: 1,
+        max: 4096,
+        help: "pages the stack is shifted down",
+    },
+    ParamSpec {
+        name: "park",
+        default: 1,
+        min: 0,
+        max: 1,
+        help: "hold the window open at move_page_tables()",
+    },
+];
+
+/// Parameters of `mremap_merge_migrate`.
+pub(crate) const MREMAP_PARAMS: &[ParamSpec] = &[ParamSpec {
+    name: "park",
+    default: 0,
+    min: 0,
+    max: 1,
+    help: "hold the window open at move_page_tables()",
 }];
 
 /// Where the temporary stacks live: far below the mmap area, with nothing
@@ -263,7 +390,13 @@ impl MoveKind for ExecStack {
         })
     }
 
-    fn prepare(&self, r: u64, run: &RunShared, mm: &MmUse<'_>, buf: &mut [u8]) -> Result<(usize, usize, u64)> {
+    fn prepare(
+        &self,
+        r: u64,
+        run: &RunShared,
+        mm: &MmUse<'_>,
+        buf: &mut [u8],
+    ) -> Result<(usize, usize, u64)> {
         let base = self.top - self.len;
         let got = mm.mmap_anon_flags(base, self.len, true)?;
         if got != base {
