@@ -41,6 +41,9 @@ pub(crate) enum Invariant {
     ReferencedFolioStays,
     /// A folio no VM_LOCKED vma maps is not PG_mlocked.
     MunlockedWhenUnmapped,
+    /// The kernel raised no report (KASAN, Bad page state, WARN, oops)
+    /// during the run: a taint it leaves appeared.
+    NoKernelReport,
 }
 
 impl Invariant {
@@ -56,6 +59,7 @@ impl Invariant {
             Self::FolioReleased => "folio-released",
             Self::ReferencedFolioStays => "referenced-folio-stays",
             Self::MunlockedWhenUnmapped => "munlocked-when-unmapped",
+            Self::NoKernelReport => "no-kernel-report",
         }
     }
 }
@@ -307,6 +311,29 @@ pub(crate) fn check_folio_released(folio: &FolioRef) -> Option<Violation> {
         });
     }
     None
+}
+
+/// The report taints at the start of a run; a new one later is a violation
+/// (the console log names the report; KASAN sets BAD_PAGE, bit 5).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TaintWatch(usize);
+
+impl TaintWatch {
+    pub(crate) fn take() -> Self {
+        Self(ffi::report_taints())
+    }
+
+    pub(crate) fn check(&self) -> Option<Violation> {
+        let now = ffi::report_taints();
+        (now & !self.0 != 0).then_some(Violation {
+            invariant: Invariant::NoKernelReport,
+            addr: 0,
+            pfn: 0,
+            expected: self.0 as u64,
+            found: now as u64,
+            what: "report taint mask (BAD_PAGE=1<<5 WARN=1<<9 DIE=1<<7): see the console",
+        })
+    }
 }
 
 /// A vmstat counter's value at the start of a run.

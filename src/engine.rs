@@ -260,9 +260,11 @@ pub(crate) enum Counter {
     Rounds,
     /// Park points that waited out their whole timeout.
     Timeouts,
+    /// Probe walks that visited the destination vma first (conclusive).
+    Probes,
 }
 
-const COUNTERS: usize = 11;
+const COUNTERS: usize = 12;
 
 const COUNTER_NAMES: [&str; COUNTERS] = [
     "iterations",
@@ -276,6 +278,7 @@ const COUNTER_NAMES: [&str; COUNTERS] = [
     "overlaps",
     "rounds",
     "park_timeouts",
+    "probes",
 ];
 
 /// Everything about one run that outlives its threads.
@@ -738,6 +741,17 @@ impl Runner {
 /// Runs scenario `S` to completion on the runner thread. This is what every
 /// entry of the scenario table points to.
 pub(crate) fn execute<S: Scenario>(run: &Arc<RunShared>) -> Result {
+    let taints = checkers::TaintWatch::take();
+    let res = execute_checked::<S>(run, &taints);
+    // A report raised anywhere during the run (KASAN in a worker, a WARN at
+    // teardown) fails it, whatever the scenario's own checks said.
+    if let Some(v) = taints.check() {
+        run.violation(v);
+    }
+    res
+}
+
+fn execute_checked<S: Scenario>(run: &Arc<RunShared>, taints: &checkers::TaintWatch) -> Result {
     let mm = ffi::mm_create()?;
     let scenario = {
         let attached = MmUse::new(&mm);
@@ -767,7 +781,7 @@ pub(crate) fn execute<S: Scenario>(run: &Arc<RunShared>) -> Result {
     }
     if start_err.is_ok() {
         run.go.store(true, Release);
-        wait_for_end(run, &workers);
+        wait_for_end(run, &workers, taints);
     }
     // Stop and join every worker before the mm goes away.
     let mut aborted = None;
@@ -801,7 +815,11 @@ pub(crate) fn execute<S: Scenario>(run: &Arc<RunShared>) -> Result {
 
 /// Waits until the duration is over, a stop was requested, a violation was
 /// found, or the runner is being stopped; shuffles worker CPUs meanwhile.
-fn wait_for_end<S: Scenario>(run: &RunShared, workers: &KVec<WorkerHandle<S>>) {
+fn wait_for_end<S: Scenario>(
+    run: &RunShared,
+    workers: &KVec<WorkerHandle<S>>,
+    taints: &checkers::TaintWatch,
+) {
     let duration_ms = run.params.get("duration") * 1000;
     let shuffle_ms = run.params.get("shuffle_ms");
     let cpus = &run.params.cpus;
@@ -810,6 +828,10 @@ fn wait_for_end<S: Scenario>(run: &RunShared, workers: &KVec<WorkerHandle<S>>) {
     loop {
         let now = run.started.elapsed().as_millis() as u64;
         if now >= duration_ms || run.should_stop() {
+            break;
+        }
+        if let Some(v) = taints.check() {
+            run.violation(v);
             break;
         }
         if shuffle_ms > 0 && now >= next_shuffle && cpus.len() > 1 {

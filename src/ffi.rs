@@ -113,6 +113,7 @@ extern "C" {
         get_folio: bool,
         info: *mut RawPteInfo,
     ) -> c_int;
+    fn mmt_pte_lookup_rmap(vma: *mut RawVma, addr: c_ulong, info: *mut RawPteInfo);
     fn mmt_folio_info(folio: *mut RawFolio, info: *mut RawFolioInfo);
     fn mmt_folio_get(folio: *mut RawFolio);
     fn mmt_folio_put(folio: *mut RawFolio);
@@ -164,6 +165,7 @@ extern "C" {
     fn mmt_cond_resched();
     fn mmt_random_u64() -> u64;
     fn mmt_ktime_fast_ns() -> u64;
+    fn mmt_report_taints() -> c_ulong;
 
     // Exported by the kernel; declared here with opaque types.
     fn kthread_use_mm(mm: *mut RawMm);
@@ -436,26 +438,32 @@ pub(crate) fn pte_lookup(
     // SAFETY: `mm` is valid and its mmap_lock is held (the guard proves it);
     // `raw` is a valid out-parameter.
     unsafe { mmt_pte_lookup(raw_mm(mm), addr as c_ulong, get_folio, &mut raw) };
-    let pfn = raw.pfn;
-    let state = match raw.kind {
-        0 => PteState::None,
-        1 => PteState::Present {
-            pfn,
-            writable: raw.writable,
-            huge: false,
-        },
-        2 => PteState::Migration { pfn, huge: false },
-        4 => PteState::Present {
-            pfn,
-            writable: raw.writable,
-            huge: true,
-        },
-        5 => PteState::Migration { pfn, huge: true },
-        _ => PteState::Other,
-    };
+    let state = raw.state();
     // INVARIANT: the shim took a reference on `raw.folio` for us.
     let folio = raw.folio.map(FolioRef);
     PteLookup { state, folio }
+}
+
+impl RawPteInfo {
+    fn state(&self) -> PteState {
+        let (pfn, writable) = (self.pfn, self.writable);
+        match self.kind {
+            0 => PteState::None,
+            1 => PteState::Present {
+                pfn,
+                writable,
+                huge: false,
+            },
+            2 => PteState::Migration { pfn, huge: false },
+            4 => PteState::Present {
+                pfn,
+                writable,
+                huge: true,
+            },
+            5 => PteState::Migration { pfn, huge: true },
+            _ => PteState::Other,
+        }
+    }
 }
 
 /// Snapshot of a folio's state (`folio_mapcount()`, flags, ...).
@@ -548,6 +556,8 @@ pub(crate) struct RmapHit {
     pub(crate) mm: usize,
     /// Where the folio is expected in that mm.
     pub(crate) addr: usize,
+    /// The page-table entry at `addr`, read when the walk got there.
+    pub(crate) pte: PteState,
 }
 
 /// `rmap_one` callback handed to rmap_walk() by [`FolioLock::rmap_walk`].
@@ -567,7 +577,15 @@ unsafe extern "C" fn rmap_one_trampoline(
     let f = unsafe { &mut *arg.cast::<&mut dyn FnMut(RmapHit) -> bool>() };
     // SAFETY: rmap_walk passes a valid vma.
     let mm = unsafe { mmt_vma_mm(vma) } as usize;
-    f(RmapHit { mm, addr })
+    let mut raw = RawPteInfo::default();
+    // SAFETY: inside rmap_walk the folio's rmap lock is held, which keeps
+    // the vma's page tables alive; `raw` is a valid out-parameter.
+    unsafe { mmt_pte_lookup_rmap(vma, addr, &mut raw) };
+    f(RmapHit {
+        mm,
+        addr,
+        pte: raw.state(),
+    })
 }
 
 impl FolioLock<'_> {
@@ -776,6 +794,11 @@ impl ParkPoint {
     /// Times the armed thread entered move_page_tables().
     pub(crate) fn entered(&self) -> u64 {
         self.state.entered.load(Acquire)
+    }
+
+    /// Times the armed thread returned from move_page_tables().
+    pub(crate) fn exited(&self) -> u64 {
+        self.state.exited.load(Acquire)
     }
 
     /// Times it waited out the whole timeout.
@@ -1060,6 +1083,13 @@ pub(crate) fn node_online(nid: i32) -> bool {
 pub(crate) fn cond_resched() {
     // SAFETY: callers are kthreads in sleepable context.
     unsafe { mmt_cond_resched() };
+}
+
+/// The kernel taints a report leaves (bit i = taint i): BAD_PAGE (KASAN,
+/// Bad page state), WARN, DIE.
+pub(crate) fn report_taints() -> usize {
+    // SAFETY: no preconditions.
+    unsafe { mmt_report_taints() }
 }
 
 /// `get_random_u64()`: used only when no seed was given.

@@ -379,8 +379,29 @@ bool mmt_node_online(int nid)
  * entry is present, a reference on the mapped folio is taken and returned in
  * info->folio (drop it with mmt_folio_put()).
  */
+static int __mmt_pte_lookup(struct mm_struct *mm, unsigned long addr,
+			    bool get_folio, struct mmt_pte_info *info);
+
 int mmt_pte_lookup(struct mm_struct *mm, unsigned long addr, bool get_folio,
 		   struct mmt_pte_info *info)
+{
+	mmap_assert_locked(mm);
+	return __mmt_pte_lookup(mm, addr, get_folio, info);
+}
+
+/*
+ * The same from an rmap_one callback: no mmap_lock (another task may hold
+ * it for write), but the walk's anon_vma/i_mmap lock keeps @vma's page
+ * tables from being freed, as for page_vma_mapped_walk().
+ */
+void mmt_pte_lookup_rmap(struct vm_area_struct *vma, unsigned long addr,
+			 struct mmt_pte_info *info)
+{
+	__mmt_pte_lookup(vma->vm_mm, addr, false, info);
+}
+
+static int __mmt_pte_lookup(struct mm_struct *mm, unsigned long addr,
+			    bool get_folio, struct mmt_pte_info *info)
 {
 	pgd_t *pgd;
 	p4d_t *p4d;
@@ -389,7 +410,6 @@ int mmt_pte_lookup(struct mm_struct *mm, unsigned long addr, bool get_folio,
 	pte_t *ptep, pte;
 	spinlock_t *ptl;
 
-	mmap_assert_locked(mm);
 	memset(info, 0, sizeof(*info));
 	pgd = pgd_offset(mm, addr);
 	if (pgd_none(*pgd) || pgd_bad(*pgd))
@@ -736,6 +756,22 @@ int mmt_nr_anon_mapped(void) { return NR_ANON_MAPPED; }
 void mmt_cond_resched(void)
 {
 	cond_resched();
+}
+
+/*
+ * Which of the taints a kernel report leaves are set: BAD_PAGE (KASAN,
+ * "Bad page state"), WARN (WARN/VM_WARN), DIE (oops). Bit i = taint i.
+ */
+unsigned long mmt_report_taints(void)
+{
+	static const unsigned int flags[] = { TAINT_BAD_PAGE, TAINT_WARN, TAINT_DIE };
+	unsigned long mask = 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(flags); i++)
+		if (test_taint(flags[i]))
+			mask |= 1UL << flags[i];
+	return mask;
 }
 
 /* NMI-safe clock: kprobe handlers run in int3 context. */

@@ -75,6 +75,8 @@ bool mmt_cpu_online(int cpu);
 bool mmt_node_online(int nid);
 int mmt_pte_lookup(struct mm_struct *mm, unsigned long addr, bool get_folio,
 		   struct mmt_pte_info *info);
+void mmt_pte_lookup_rmap(struct vm_area_struct *vma, unsigned long addr,
+			 struct mmt_pte_info *info);
 void mmt_folio_info(struct folio *folio, struct mmt_folio_info *info);
 void mmt_folio_get(struct folio *folio);
 void mmt_folio_put(struct folio *folio);
@@ -114,6 +116,7 @@ int mmt_nr_isolated_anon(void);
 int mmt_nr_isolated_file(void);
 int mmt_nr_anon_mapped(void);
 void mmt_cond_resched(void);
+unsigned long mmt_report_taints(void);
 u64 mmt_ktime_fast_ns(void);
 u64 mmt_random_u64(void);
 

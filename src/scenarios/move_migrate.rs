@@ -57,8 +57,10 @@ pub(crate) trait MoveKind: Send + Sync + Sized + 'static {
         mm: &MmUse<'_>,
         buf: &mut [u8],
     ) -> Result<(usize, usize, u64)>;
-    /// The move of round `r`; returns the pages' new address.
-    fn do_move(&self, r: u64, mm: &MmUse<'_>, src: usize) -> Result<usize>;
+    /// Where round `r` moves the pages that are at `src`.
+    fn dst(&self, r: u64, src: usize) -> usize;
+    /// The move of round `r` (to `self.dst(r, src)`).
+    fn do_move(&self, r: u64, mm: &MmUse<'_>, src: usize) -> Result;
     /// After round `r`'s checks.
     fn cleanup(&self, _r: u64, _mm: &MmUse<'_>, _dst: usize) -> Result {
         Ok(())
@@ -83,7 +85,109 @@ pub(crate) struct MoveMigrate<K: MoveKind> {
     go: Atomic<u64>,
 }
 
+/// What the two workers do in a round.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Move vs migrate_pages(), aligned with random delays.
+    Plain,
+    /// Move vs migrate_pages() whose rmap walks run while the mover is
+    /// parked after the vma change, before the ptes move (`park=1`).
+    Park,
+    /// Move vs the prober's own rmap_walk, which lets the parked move go
+    /// while it is between two vmas (`probe=1`, even rounds).
+    Probe,
+}
+
 impl<K: MoveKind> MoveMigrate<K> {
+    fn mode(&self, w: &WorkerCtx<'_>) -> Mode {
+        let p = &w.run.params;
+        if p.get("probe") != 0 && w.iteration & 1 == 0 {
+            Mode::Probe
+        } else if p.get("park") != 0 {
+            Mode::Park
+        } else {
+            Mode::Plain
+        }
+    }
+
+    /// The prober's round (`Mode::Probe`): rmap must find a mapped folio in
+    /// at least one place while its pte moves (the invariant migration
+    /// relies on: "rmap_walk must find all ptes mapping a page at all
+    /// times"). The walk visits the destination vma first when copy_vma()
+    /// merged the range into a vma ahead of the source; there it opens the
+    /// mover's gate and waits for the move (up to 200 ms) before going on.
+    /// With need_rmap_locks the move blocks on the anon_vma lock this walk
+    /// holds, so the source still has the pte when the walk gets there.
+    fn probe(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, park: &ParkPoint, src: usize) -> Result {
+        let run = w.run;
+        let i = w.rng.below(self.pages as u64) as usize;
+        let (addr, dst) = (
+            src + i * PAGE_SIZE,
+            self.kind.dst(w.iteration, src) + i * PAGE_SIZE,
+        );
+        let folio = {
+            let guard = mm.mm().mmap_read_lock();
+            ffi::pte_lookup(mm.mm(), &guard, addr, true).folio
+        };
+        let entered = park.entered();
+        park.close(true);
+        if !self.align.start(MIGRATOR, w) {
+            park.close(false);
+            return Ok(());
+        }
+        let t0 = Instant::<Monotonic>::now();
+        while park.entered() == entered && t0.elapsed().as_millis() < 1000 && !run.should_stop() {
+            ffi::cond_resched();
+        }
+        let Some(folio) = folio else {
+            park.close(false);
+            self.align.end(MIGRATOR, run);
+            return Ok(());
+        };
+        let pfn = folio.info().pfn;
+        let me = mm.mm().as_raw() as usize;
+        let (mut found, mut visits, mut dst_first) = (0u64, 0u64, false);
+        {
+            let lock = folio.lock();
+            let exited = park.exited();
+            lock.rmap_walk(|hit| {
+                if hit.mm != me {
+                    return true;
+                }
+                visits += 1;
+                if hit.addr == dst && visits == 1 {
+                    dst_first = true;
+                    park.close(false);
+                    let t0 = Instant::<Monotonic>::now();
+                    while park.exited() == exited && t0.elapsed().as_millis() < 200 {
+                        ffi::cond_resched();
+                    }
+                }
+                if matches!(hit.pte, PteState::Present { pfn: p, .. } if p == pfn) {
+                    found += 1;
+                }
+                true
+            });
+        }
+        park.close(false);
+        self.align.end(MIGRATOR, run);
+        run.count(Counter::Checks, 1);
+        if dst_first {
+            run.count(Counter::Probes, 1);
+        }
+        if found == 0 {
+            run.violation(Violation {
+                invariant: Invariant::RmapMappings,
+                addr,
+                pfn,
+                expected: 1,
+                found,
+                what: "mappings rmap_walk found of a mapped folio while its pte moved (dst vma visited first)",
+            });
+        }
+        Ok(())
+    }
+
     /// park=1: the mover waits for the migrator's go before moving.
     fn wait_go(&self, w: &WorkerCtx<'_>) {
         let t0 = Instant::<Monotonic>::now();
@@ -101,12 +205,18 @@ impl<K: MoveKind> MoveMigrate<K> {
         let (src, first, gen) = self.kind.prepare(r, run, mm, &mut w.buf)?;
         self.cur_src.store(src, Release);
         self.published.store(r + 1, Release);
+        let mode = self.mode(w);
         let raced = self.align.start(MOVER, w);
         if let Some(park) = &self.park {
             park.arm(true);
-            self.wait_go(w);
+            if mode == Mode::Park {
+                self.wait_go(w);
+            }
         }
-        let moved = self.kind.do_move(r, mm, src);
+        let moved = self
+            .kind
+            .do_move(r, mm, src)
+            .map(|()| self.kind.dst(r, src));
         if let Some(park) = &self.park {
             park.arm(false);
         }
@@ -177,6 +287,10 @@ impl<K: MoveKind> MoveMigrate<K> {
             ffi::cond_resched();
         }
         let src = self.cur_src.load(Acquire);
+        let mode = self.mode(w);
+        if let (Mode::Probe, Some(park)) = (mode, &self.park) {
+            return self.probe(w, mm, park, src);
+        }
         // Isolate before the race (as compaction does, without the
         // mmap_lock held across the migration).
         ffi::lru_add_drain_all();
@@ -195,15 +309,15 @@ impl<K: MoveKind> MoveMigrate<K> {
             });
         }
         let to = (w.iteration & 1) as i32;
-        if let Some(park) = &self.park {
+        if let (Mode::Park, Some(park)) = (mode, &self.park) {
             park.close(true);
         }
         if !self.align.start(MIGRATOR, w) {
             return Ok(());
         }
-        let ok = match &self.park {
-            None => list.migrate_to(to, true).1,
-            Some(park) => {
+        let ok = match (mode, &self.park) {
+            (Mode::Plain, _) | (_, None) => list.migrate_to(to, true).1,
+            (_, Some(park)) => {
                 let k = 1 + w.rng.below(isolated.max(2) - 1);
                 let (mut calls, r) = (0u64, w.iteration);
                 let entered = park.entered();
@@ -253,7 +367,7 @@ impl<K: MoveKind> Scenario for MoveMigrate<K> {
             return Err(ENODEV);
         }
         let pages = run.params.get("pages") as usize;
-        let park = match run.params.get("park") {
+        let park = match run.params.get("park") | run.params.get("probe") {
             0 => None,
             _ => Some(ParkPoint::new(200)?),
         };
@@ -329,14 +443,16 @@ impl MoveKind for MremapMerge {
         Ok((src, self.len / PAGE_SIZE, 0))
     }
 
-    fn do_move(&self, _r: u64, mm: &MmUse<'_>, src: usize) -> Result<usize> {
-        let dst = if src == self.y {
+    fn dst(&self, _r: u64, src: usize) -> usize {
+        if src == self.y {
             self.x + self.len
         } else {
             self.y
-        };
-        mm.mremap_fixed(src, self.len, dst)?;
-        Ok(dst)
+        }
+    }
+
+    fn do_move(&self, r: u64, mm: &MmUse<'_>, src: usize) -> Result {
+        mm.mremap_fixed(src, self.len, self.dst(r, src))
     }
 }
 
@@ -369,13 +485,22 @@ pub(crate) const EXEC_STACK_PARAMS: &[ParamSpec] = &[
 ];
 
 /// Parameters of `mremap_merge_migrate`.
-pub(crate) const MREMAP_PARAMS: &[ParamSpec] = &[ParamSpec {
-    name: "park",
-    default: 0,
-    min: 0,
-    max: 1,
-    help: "hold the window open at move_page_tables()",
-}];
+pub(crate) const MREMAP_PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "park",
+        default: 0,
+        min: 0,
+        max: 1,
+        help: "hold the window open at move_page_tables()",
+    },
+    ParamSpec {
+        name: "probe",
+        default: 1,
+        min: 0,
+        max: 1,
+        help: "even rounds: own rmap_walk across the merged move",
+    },
+];
 
 /// Where the temporary stacks live: far below the mmap area, with nothing
 /// mapped underneath, so relocate_vma_down() has room.
@@ -409,9 +534,12 @@ impl MoveKind for ExecStack {
         Ok((base, 0, r))
     }
 
-    fn do_move(&self, _r: u64, mm: &MmUse<'_>, src: usize) -> Result<usize> {
-        mm.relocate_vma_down(src, self.shift)?;
-        Ok(src - self.shift)
+    fn dst(&self, _r: u64, src: usize) -> usize {
+        src - self.shift
+    }
+
+    fn do_move(&self, _r: u64, mm: &MmUse<'_>, src: usize) -> Result {
+        mm.relocate_vma_down(src, self.shift)
     }
 
     fn cleanup(&self, _r: u64, mm: &MmUse<'_>, dst: usize) -> Result {
