@@ -35,7 +35,7 @@ kernel: deps
 	bash ci/kernel.sh
 
 clippy:
-	$(KMAKE) CLIPPY=1 W=1 modules
+	$(KMAKE) CLIPPY=1 W=1 KRUSTFLAGS=-Dwarnings modules
 
 fmt:
 	rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml src/*.rs src/scenarios/*.rs

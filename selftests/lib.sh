@@ -280,15 +280,11 @@ mmt_run() {
 	esac
 }
 
-# mmt_scenario_selftest NAME [key=value ...]: a whole selftest for one
-# scenario expected to pass on a clean kernel: load the module, run it, and
-# require state "passed" and a result without violations. KTAP, 3 tests;
-# exits with the KTAP verdict.
-mmt_scenario_selftest() {
-	local name=$1 rc=0
-	shift
+# mmt_selftest_begin PLAN: KTAP header and plan, root check, and the module
+# loaded as test 1 of PLAN (a failure to load ends the selftest).
+mmt_selftest_begin() {
 	ktap_print_header
-	ktap_set_plan 3
+	ktap_set_plan "$1"
 	[ "$(id -u)" = 0 ] || ktap_exit_fail_msg "must run as root"
 	if mmt_load; then
 		ktap_test_pass "module loaded"
@@ -296,6 +292,16 @@ mmt_scenario_selftest() {
 		ktap_test_fail "module loaded"
 		ktap_exit_fail_msg "cannot load $MMT_KO"
 	fi
+}
+
+# mmt_scenario_selftest NAME [key=value ...]: a whole selftest for one
+# scenario expected to pass on a clean kernel: load the module, run it, and
+# require state "passed" and a result without violations. KTAP, 3 tests;
+# exits with the KTAP verdict.
+mmt_scenario_selftest() {
+	local name=$1 rc=0
+	shift
+	mmt_selftest_begin 3
 	mmt_run "$name" "$@" || rc=$?
 	case $rc in
 	0) ktap_test_pass "$name $* passed" ;;

@@ -11,17 +11,7 @@ set -uo pipefail
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-ktap_print_header
-ktap_set_plan 4
-
-[ "$(id -u)" = 0 ] || ktap_exit_fail_msg "must run as root"
-
-if mmt_load; then
-	ktap_test_pass "module loaded"
-else
-	ktap_test_fail "module loaded"
-	ktap_exit_fail_msg "cannot load $MMT_KO"
-fi
+mmt_selftest_begin 4
 
 rc=0
 mmt_run busted "$@" || rc=$?

@@ -13,17 +13,7 @@ set -uo pipefail
 EINVAL_MSG='Invalid argument'
 EBUSY_MSG='Device or resource busy'
 
-ktap_print_header
-ktap_set_plan 12
-
-[ "$(id -u)" = 0 ] || ktap_exit_fail_msg "must run as root"
-
-if mmt_load; then
-	ktap_test_pass "module loaded"
-else
-	ktap_test_fail "module loaded"
-	ktap_exit_fail_msg "cannot load $MMT_KO"
-fi
+mmt_selftest_begin 12
 
 # Make sure no run is in progress (a previous test may have left one).
 if [ "$(mmt_state)" = running ]; then

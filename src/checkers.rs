@@ -6,7 +6,7 @@
 //! what was found; scenarios hand violations to `RunShared::violation()`.
 
 use crate::engine::{Counter, RunShared};
-use crate::ffi::{self, FolioRef, MmUse, PteLookup, PteState, Stat};
+use crate::ffi::{self, FolioRef, IsolatedList, MmUse, PteLookup, PteState, Stat};
 use core::fmt;
 use kernel::{
     mm::{MmWithUser, MmapReadGuard},
@@ -130,6 +130,23 @@ pub(crate) fn write_pattern(
     mm.write(addr, buf)
 }
 
+/// Writes the patterns of pages `first..first + n` (generation `gen`) to
+/// the `n` pages from `base`.
+pub(crate) fn write_range(
+    mm: &MmUse<'_>,
+    buf: &mut [u8],
+    base: usize,
+    n: usize,
+    seed: u64,
+    first: usize,
+    gen: u64,
+) -> Result {
+    for i in 0..n {
+        write_pattern(mm, buf, base + i * PAGE_SIZE, seed, first + i, gen)?;
+    }
+    Ok(())
+}
+
 /// Reads the page at `addr` and compares it with the pattern of
 /// (`page`, `gen`). Returns the first mismatching word as a violation.
 pub(crate) fn check_pattern(
@@ -191,6 +208,31 @@ pub(crate) fn scan_ptes(
         f(i, addr, &l);
     }
     c
+}
+
+/// Isolates the folio mapped at each of `n` pages from `start` (LRU +
+/// NR_ISOLATED accounting, as compaction does), counting failures. Returns
+/// the list and how many were isolated. Flushes per-cpu LRU batches first.
+pub(crate) fn isolate_range(
+    run: &RunShared,
+    mm: &MmUse<'_>,
+    start: usize,
+    n: usize,
+) -> Result<(IsolatedList, u64)> {
+    ffi::lru_add_drain_all();
+    let mut list = IsolatedList::new()?;
+    let mut isolated = 0u64;
+    let guard = mm.mm().mmap_read_lock();
+    scan_ptes(mm.mm(), &guard, start, n, |_, _, l| {
+        if let Some(f) = &l.folio {
+            if list.isolate(f) {
+                isolated += 1;
+            } else {
+                run.count(Counter::IsolateFailed, 1);
+            }
+        }
+    });
+    Ok((list, isolated))
 }
 
 /// The per-page structural checks of a quiescent range (nobody migrating or
@@ -333,6 +375,35 @@ impl TaintWatch {
             found: now as u64,
             what: "report taint mask (BAD_PAGE=1<<5 WARN=1<<9 DIE=1<<7): see the console",
         })
+    }
+}
+
+/// Checks each baseline (with its slack) and records what does not return.
+pub(crate) fn check_baselines(run: &RunShared, baselines: &[(&Baseline, i64)], settle_ms: u64) {
+    for (b, slack) in baselines {
+        run.count(Counter::Checks, 1);
+        if let Some(v) = b.check(*slack, settle_ms) {
+            run.violation(v);
+        }
+    }
+}
+
+/// NR_ISOLATED_ANON and NR_ISOLATED_FILE at the start of a run: every
+/// isolation, failure paths included, must be undone (no slack).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IsolatedBaseline([Baseline; 2]);
+
+impl IsolatedBaseline {
+    pub(crate) fn take() -> Self {
+        Self([
+            Baseline::take(Stat::IsolatedAnon),
+            Baseline::take(Stat::IsolatedFile),
+        ])
+    }
+
+    /// Records a violation for each counter not back within `settle_ms`.
+    pub(crate) fn check(&self, run: &RunShared, settle_ms: u64) {
+        check_baselines(run, &[(&self.0[0], 0), (&self.0[1], 0)], settle_ms);
     }
 }
 

@@ -189,34 +189,20 @@ impl kernel::Module for MmTortureModule {
         )?;
         let dir = Dir::new(c"mmtorture");
         let mut files = KVec::with_capacity(4, GFP_KERNEL)?;
-        files.push(
-            KBox::pin_init(
-                dir.write_callback_file(c"control", torture.clone(), &control_write),
-                GFP_KERNEL,
-            )?,
-            GFP_KERNEL,
-        )?;
-        files.push(
-            KBox::pin_init(
-                dir.read_callback_file(c"status", torture.clone(), &status_read),
-                GFP_KERNEL,
-            )?,
-            GFP_KERNEL,
-        )?;
-        files.push(
-            KBox::pin_init(
-                dir.read_callback_file(c"result", torture.clone(), &result_read),
-                GFP_KERNEL,
-            )?,
-            GFP_KERNEL,
-        )?;
-        files.push(
-            KBox::pin_init(
-                dir.read_callback_file(c"scenarios", torture.clone(), &scenarios_read),
-                GFP_KERNEL,
-            )?,
-            GFP_KERNEL,
-        )?;
+        // Each callback must be its own function item (debugfs asserts it
+        // is zero-sized), hence a macro rather than a table.
+        macro_rules! file {
+            ($make:ident, $name:literal, $callback:expr) => {
+                files.push(
+                    KBox::pin_init(dir.$make($name, torture.clone(), $callback), GFP_KERNEL)?,
+                    GFP_KERNEL,
+                )?
+            };
+        }
+        file!(write_callback_file, c"control", &control_write);
+        file!(read_callback_file, c"status", &status_read);
+        file!(read_callback_file, c"result", &result_read);
+        file!(read_callback_file, c"scenarios", &scenarios_read);
         pr_info!("loaded: {} scenarios\n", scenarios::SCENARIOS.len());
         Ok(Self {
             torture,

@@ -22,15 +22,15 @@
 //!
 //! Re-injected bug: `qemu/zoo/003-migrate-no-anon-vma-ref.patch`.
 
-use crate::checkers::{self, Baseline, PAGE_SIZE};
+use crate::checkers::{self, Baseline, IsolatedBaseline, PAGE_SIZE};
 use crate::engine::{Counter, RunShared, Scenario, WorkerCtx};
-use crate::ffi::{self, FolioRef, IsolatedList, MmUse, NewFolio, Stat};
+use crate::ffi::{self, FolioRef, MmUse, NewFolio, Stat};
 use kernel::prelude::*;
 
 pub(crate) struct MigrateTeardown {
     pages: usize,
     seed: u64,
-    isolated: [Baseline; 2],
+    isolated: IsolatedBaseline,
     anon_mapped: Baseline,
 }
 
@@ -39,31 +39,8 @@ impl MigrateTeardown {
         let run = w.run;
         let len = self.pages * PAGE_SIZE;
         let base = mm.mmap_anon(0, len)?;
-        for i in 0..self.pages {
-            checkers::write_pattern(
-                mm,
-                &mut w.buf,
-                base + i * PAGE_SIZE,
-                self.seed,
-                i,
-                w.iteration,
-            )?;
-        }
-        ffi::lru_add_drain_all();
-        let mut list = IsolatedList::new()?;
-        let mut isolated = 0u64;
-        {
-            let guard = mm.mm().mmap_read_lock();
-            checkers::scan_ptes(mm.mm(), &guard, base, self.pages, |_, _, l| {
-                if let Some(f) = &l.folio {
-                    if list.isolate(f) {
-                        isolated += 1;
-                    } else {
-                        run.count(Counter::IsolateFailed, 1);
-                    }
-                }
-            });
-        }
+        checkers::write_range(mm, &mut w.buf, base, self.pages, self.seed, 0, w.iteration)?;
+        let (mut list, isolated) = checkers::isolate_range(run, mm, base, self.pages)?;
         // Tear the range down when the first `k` folios are unmapped.
         let k = 1 + w.rng.below(self.pages.max(2) as u64 - 1);
         let to = (w.iteration & 1) as i32;
@@ -80,20 +57,15 @@ impl MigrateTeardown {
             NewFolio::Refuse
         });
         drop(list);
-        run.count(Counter::Migrated, ok as u64);
-        run.count(Counter::MigrateFailed, isolated.saturating_sub(ok as u64));
+        run.count(Counter::Migrated, u64::from(ok));
+        run.count(Counter::MigrateFailed, isolated.saturating_sub(u64::from(ok)));
         if calls <= k {
             // Fewer folios than k reached the allocator: unmap afterwards.
             mm.munmap(base, len)?;
         } else {
             torn?;
         }
-        for b in &self.isolated {
-            run.count(Counter::Checks, 1);
-            if let Some(v) = b.check(0, 500) {
-                run.violation(v);
-            }
-        }
+        self.isolated.check(run, 500);
         Ok(())
     }
 }
@@ -109,10 +81,7 @@ impl Scenario for MigrateTeardown {
         Ok(Self {
             pages: run.params.get("pages") as usize,
             seed: run.seed,
-            isolated: [
-                Baseline::take(Stat::IsolatedAnon),
-                Baseline::take(Stat::IsolatedFile),
-            ],
+            isolated: IsolatedBaseline::take(),
             anon_mapped: Baseline::take(Stat::AnonMapped),
         })
     }

@@ -35,9 +35,9 @@
 //! Re-injected bugs: `qemu/zoo/000-temp-stack-migration.patch`,
 //! `qemu/zoo/004-mremap-merge-no-rmap-locks.patch`.
 
-use crate::checkers::{self, Baseline, Invariant, Violation, PAGE_SIZE};
+use crate::checkers::{self, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
 use crate::engine::{Aligner, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
-use crate::ffi::{self, FolioRef, IsolatedList, MmUse, NewFolio, ParkPoint, PteState, Stat};
+use crate::ffi::{self, FolioRef, MmUse, NewFolio, ParkPoint, PteState};
 use kernel::{
     prelude::*,
     sync::atomic::{Acquire, Atomic, Release},
@@ -79,7 +79,7 @@ pub(crate) struct MoveMigrate<K: MoveKind> {
     /// Rounds whose `cur_src` has been published.
     published: Atomic<u64>,
     align: Aligner,
-    isolated: [Baseline; 2],
+    isolated: IsolatedBaseline,
     park: Option<ParkPoint>,
     /// Round for which the migrator has unmapped its first folios (park=1).
     go: Atomic<u64>,
@@ -269,12 +269,7 @@ impl<K: MoveKind> MoveMigrate<K> {
             }
             run.count(Counter::PagesVerified, 1);
         }
-        for b in &self.isolated {
-            run.count(Counter::Checks, 1);
-            if let Some(v) = b.check(0, 500) {
-                run.violation(v);
-            }
-        }
+        self.isolated.check(run, 500);
         Ok(())
     }
 
@@ -293,21 +288,7 @@ impl<K: MoveKind> MoveMigrate<K> {
         }
         // Isolate before the race (as compaction does, without the
         // mmap_lock held across the migration).
-        ffi::lru_add_drain_all();
-        let mut list = IsolatedList::new()?;
-        let mut isolated = 0u64;
-        {
-            let guard = mm.mm().mmap_read_lock();
-            checkers::scan_ptes(mm.mm(), &guard, src, self.pages, |_, _, l| {
-                if let Some(f) = &l.folio {
-                    if list.isolate(f) {
-                        isolated += 1;
-                    } else {
-                        run.count(Counter::IsolateFailed, 1);
-                    }
-                }
-            });
-        }
+        let (mut list, isolated) = checkers::isolate_range(run, mm, src, self.pages)?;
         let to = (w.iteration & 1) as i32;
         if let (Mode::Park, Some(park)) = (mode, &self.park) {
             park.close(true);
@@ -351,8 +332,8 @@ impl<K: MoveKind> MoveMigrate<K> {
             }
         };
         self.align.end(MIGRATOR, run);
-        run.count(Counter::Migrated, ok as u64);
-        run.count(Counter::MigrateFailed, isolated.saturating_sub(ok as u64));
+        run.count(Counter::Migrated, u64::from(ok));
+        run.count(Counter::MigrateFailed, isolated.saturating_sub(u64::from(ok)));
         drop(list);
         Ok(())
     }
@@ -374,10 +355,7 @@ impl<K: MoveKind> Scenario for MoveMigrate<K> {
         Ok(Self {
             park,
             go: Atomic::new(0),
-            isolated: [
-                Baseline::take(Stat::IsolatedAnon),
-                Baseline::take(Stat::IsolatedFile),
-            ],
+            isolated: IsolatedBaseline::take(),
             kind: K::setup(run, mm, pages)?,
             pages,
             seed: run.seed,
@@ -416,9 +394,7 @@ impl MoveKind for MremapMerge {
         let len = pages * PAGE_SIZE;
         let x = mm.mmap_anon(0, 2 * len)?;
         let mut buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
-        for i in 0..2 * pages {
-            checkers::write_pattern(mm, &mut buf, x + i * PAGE_SIZE, run.seed, i, 0)?;
-        }
+        checkers::write_range(mm, &mut buf, x, 2 * pages, run.seed, 0, 0)?;
         // A hole for the upper half to go to.
         let y = mm.mmap_anon(0, len)?;
         mm.munmap(y, len)?;
@@ -528,9 +504,7 @@ impl MoveKind for ExecStack {
             return Err(EEXIST);
         }
         mm.set_temp_stack(base, true)?;
-        for i in 0..self.len / PAGE_SIZE {
-            checkers::write_pattern(mm, buf, base + i * PAGE_SIZE, run.seed, i, r)?;
-        }
+        checkers::write_range(mm, buf, base, self.len / PAGE_SIZE, run.seed, 0, r)?;
         Ok((base, 0, r))
     }
 

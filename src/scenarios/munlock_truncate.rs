@@ -66,16 +66,7 @@ impl MunlockTruncate {
         let len = self.pages * PAGE_SIZE;
         let file = ShmemFile::new(len)?;
         let base = mm.mmap_file_private(&file, len, true)?;
-        for i in 0..self.pages {
-            checkers::write_pattern(
-                mm,
-                &mut w.buf,
-                base + i * PAGE_SIZE,
-                self.seed,
-                i,
-                w.iteration,
-            )?;
-        }
+        checkers::write_range(mm, &mut w.buf, base, self.pages, self.seed, 0, w.iteration)?;
         let mut cows: KVec<FolioRef> = KVec::with_capacity(self.pages, GFP_KERNEL)?;
         {
             let guard = mm.mm().mmap_read_lock();
@@ -150,12 +141,7 @@ impl MunlockTruncate {
         drop(cows);
         mm.munmap(base, len)?;
         drop(file);
-        for b in [&self.mlock, &self.unevictable] {
-            run.count(Counter::Checks, 1);
-            if let Some(v) = b.check(0, 1000) {
-                run.violation(v);
-            }
-        }
+        checkers::check_baselines(run, &[(&self.mlock, 0), (&self.unevictable, 0)], 1000);
         Ok(())
     }
 
@@ -229,12 +215,7 @@ impl Scenario for MunlockTruncate {
     }
 
     fn after_teardown(&self, run: &RunShared) -> Result {
-        for b in [&self.mlock, &self.unevictable] {
-            run.count(Counter::Checks, 1);
-            if let Some(v) = b.check(0, 2000) {
-                run.violation(v);
-            }
-        }
+        checkers::check_baselines(run, &[(&self.mlock, 0), (&self.unevictable, 0)], 2000);
         Ok(())
     }
 }

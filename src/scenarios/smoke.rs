@@ -15,7 +15,7 @@
 //! `busted` (`BUSTED = true`) corrupts one page after the second round, like
 //! locktorture's busted ops: its data checker must report it.
 
-use crate::checkers::{self, Baseline, Invariant, Violation, PAGE_SIZE};
+use crate::checkers::{self, Baseline, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
 use crate::engine::{self, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
 use crate::ffi::{self, FolioRef, IsolatedList, MmUse, Stat};
 use kernel::{
@@ -33,7 +33,7 @@ pub(crate) struct Smoke<const BUSTED: bool> {
     seed: u64,
     nodes: [i32; 2],
     anon_mapped: Baseline,
-    isolated: [Baseline; 2],
+    isolated: IsolatedBaseline,
     corrupted: Atomic<bool>,
 }
 
@@ -155,15 +155,10 @@ impl<const BUSTED: bool> Scenario for Smoke<BUSTED> {
         }
         let pages = run.params.get("pages") as usize;
         let anon_mapped = Baseline::take(Stat::AnonMapped);
-        let isolated = [
-            Baseline::take(Stat::IsolatedAnon),
-            Baseline::take(Stat::IsolatedFile),
-        ];
+        let isolated = IsolatedBaseline::take();
         let base = mm.mmap_anon(0, pages * PAGE_SIZE)?;
         let mut buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
-        for i in 0..pages {
-            checkers::write_pattern(mm, &mut buf, base + i * PAGE_SIZE, run.seed, i, 0)?;
-        }
+        checkers::write_range(mm, &mut buf, base, pages, run.seed, 0, 0)?;
         // Start with everything on node 0, whichever CPU faulted it in.
         ffi::migrate_mm(mm.mm(), nodes[1], nodes[0])?;
         Ok(Self {
@@ -206,16 +201,8 @@ impl<const BUSTED: bool> Scenario for Smoke<BUSTED> {
         // Other guest activity moves NR_ANON_MAPPED too: allow half our
         // range as noise; a leak of the range itself stays above it.
         let slack = (self.pages / 2) as i64;
-        for (b, slack) in [
-            (&self.anon_mapped, slack),
-            (&self.isolated[0], 0),
-            (&self.isolated[1], 0),
-        ] {
-            run.count(Counter::Checks, 1);
-            if let Some(v) = b.check(slack, 2000) {
-                run.violation(v);
-            }
-        }
+        self.isolated.check(run, 2000);
+        checkers::check_baselines(run, &[(&self.anon_mapped, slack)], 2000);
         Ok(())
     }
 }

@@ -23,7 +23,7 @@
 //!
 //! Re-injected bug: `qemu/zoo/001-thp-migrate-ignores-pins.patch`.
 
-use crate::checkers::{self, Baseline, Invariant, Violation, PAGE_SIZE};
+use crate::checkers::{self, Baseline, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
 use crate::engine::{Aligner, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
 use crate::ffi::{self, FolioRef, IsolatedList, MmUse, PageRef, PteState, Stat};
 use kernel::{
@@ -75,7 +75,7 @@ pub(crate) struct ThpPinMigrate {
     target: Atomic<usize>,
     align: Aligner,
     anon_mapped: Baseline,
-    isolated: [Baseline; 2],
+    isolated: IsolatedBaseline,
 }
 
 impl ThpPinMigrate {
@@ -146,12 +146,7 @@ impl ThpPinMigrate {
         self.align.end(MIGRATOR, w.run);
         res?;
         // Every path, failures included, must have undone its accounting.
-        for b in &self.isolated {
-            w.run.count(Counter::Checks, 1);
-            if let Some(v) = b.check(0, 500) {
-                w.run.violation(v);
-            }
-        }
+        self.isolated.check(w.run, 500);
         Ok(())
     }
 
@@ -259,10 +254,7 @@ impl Scenario for ThpPinMigrate {
         let thps = run.params.get("thps") as usize;
         let pages = run.params.get("pages") as usize;
         let anon_mapped = Baseline::take(Stat::AnonMapped);
-        let isolated = [
-            Baseline::take(Stat::IsolatedAnon),
-            Baseline::take(Stat::IsolatedFile),
-        ];
+        let isolated = IsolatedBaseline::take();
         // A PMD-aligned range inside a larger mapping, so THP faults fit.
         let thp_base = if thps > 0 {
             let raw = mm.mmap_anon(0, (thps + 1) * HPAGE_SIZE)?;
@@ -351,16 +343,8 @@ impl Scenario for ThpPinMigrate {
 
     fn after_teardown(&self, run: &RunShared) -> Result {
         let slack = (self.total() / 2) as i64;
-        for (b, slack) in [
-            (&self.anon_mapped, slack),
-            (&self.isolated[0], 0),
-            (&self.isolated[1], 0),
-        ] {
-            run.count(Counter::Checks, 1);
-            if let Some(v) = b.check(slack, 2000) {
-                run.violation(v);
-            }
-        }
+        self.isolated.check(run, 2000);
+        checkers::check_baselines(run, &[(&self.anon_mapped, slack)], 2000);
         Ok(())
     }
 }
