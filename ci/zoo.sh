@@ -5,9 +5,10 @@
 # of the clean tree: incremental, the clean kernel is not touched), builds
 # mmtorture.ko against it (into the cache, not the repo), boots it and runs
 # the scenario named on the patch's "Scenario:" header line. The mutation is
-# DETECTED when that scenario fails (a checker's violation, or a console
-# report the run provoked); this script then exits 0. A run that passes on
-# the mutated kernel is a MISS: exit 1.
+# DETECTED when that scenario fails (a checker's violation, a console report
+# the run provoked, a crash or a hang: qemu/run.sh status 1, 2 or 124); this
+# script then exits 0. A run that passes on the mutated kernel is a MISS:
+# exit 1. Anything else (no clean boot, setup error) is INCONCLUSIVE: exit 2.
 #
 #   ci/zoo.sh PATCH [SEED]     (SEED overrides the scenario's seed)
 set -euo pipefail
