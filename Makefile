@@ -7,6 +7,7 @@
 #   make run       boot the guest, run SCENARIO (default: every selftest)
 #   make check     the test command: lint + build + guest selftests (KTAP)
 #   make zoo       build a mutated kernel (PATCH=qemu/zoo/...) and run its scenario
+#   make zoo-all   every mutation, SEEDS=3 runs each: what detected it, how fast
 
 ifneq ($(KERNELRELEASE),)
 include $(src)/Kbuild
@@ -21,7 +22,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 KDIR ?= $(shell bash $(ROOT)/ci/kernel.sh --path 2>/dev/null)
 KMAKE = $(MAKE) -C $(KDIR) M=$(ROOT) LLVM=$(LLVM)
 
-.PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck clean zoo
+.PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck clean zoo zoo-all
 
 all: module
 
@@ -55,7 +56,13 @@ check:
 	bash ci/check.sh
 
 zoo:
-	bash ci/zoo.sh "$(PATCH)"
+	bash ci/zoo.sh "$(PATCH)" $(SEED)
+
+# Every mutation, SEEDS runs each (fresh random seeds): detection summary.
+SEEDS ?= 3
+zoo-all:
+	@for p in qemu/zoo/*.patch; do for i in $$(seq $(SEEDS)); do \
+		bash ci/zoo.sh "$$p" 2>/dev/null | grep -E '^zoo ' || true; done; done
 
 clean:
 	-$(KMAKE) clean

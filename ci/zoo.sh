@@ -41,10 +41,25 @@ cp -a Kbuild Makefile src "$mo/"
 make -s -C "$mo" module KDIR="$kdir" ROOT="$mo" >&2
 log "running: $scenario $args"
 rc=0
-MMT_KO="$mo/mmtorture.ko" qemu/run.sh --kdir "$kdir" -- \
-	env MMT_KO="$mo/mmtorture.ko" selftests/run_scenario.sh "$scenario" "$args" || rc=$?
-if [ "$rc" = 0 ]; then
-	echo "zoo $name: MISSED: $scenario passed on the mutated kernel"
+out=$(mktemp)
+qemu/run.sh --kdir "$kdir" -- env MMT_KO="$mo/mmtorture.ko" \
+	selftests/run_scenario.sh "$scenario" "$args" 2>&1 | tee "$out" || rc=${PIPESTATUS[0]}
+# What fired: the scenario's first violation, else the first console report.
+elapsed=$(grep -oE 'elapsed_ms=[0-9]+' "$out" | head -1 | cut -d= -f2)
+used_seed=$(grep -oE ' seed=[0-9]+' "$out" | head -1 | cut -d= -f2)
+checker=$(grep -oE 'violation: [a-z-]+' "$out" | head -1 | cut -d' ' -f2)
+[ -n "$checker" ] || checker="console: $(grep -m1 -oE '(BUG|WARNING|KASAN)[^,]*' "$out" | head -1)"
+rm -f "$out"
+case $rc in
+0)
+	echo "zoo $name: MISSED: $scenario passed on the mutated kernel (seed $used_seed, ${elapsed:-?} ms)"
 	exit 1
-fi
-echo "zoo $name: DETECTED: $scenario failed on the mutated kernel (qemu/run.sh status $rc)"
+	;;
+1 | 2 | 124) ;; # a violation or console report; a crash; a hang
+*)
+	# 3: every boot unclean before the test began; 125: setup error.
+	echo "zoo $name: INCONCLUSIVE: qemu/run.sh status $rc"
+	exit 2
+	;;
+esac
+echo "zoo $name: DETECTED by $checker after ${elapsed:-?} ms of $scenario (seed $used_seed; qemu/run.sh status $rc)"
