@@ -11,6 +11,7 @@ use core::fmt;
 use kernel::{
     mm::{MmWithUser, MmapReadGuard},
     prelude::*,
+    sync::atomic::{Atomic, Relaxed},
     time::{delay::fsleep, Delta, Instant, Monotonic},
 };
 
@@ -355,23 +356,24 @@ pub(crate) fn check_folio_released(folio: &FolioRef) -> Option<Violation> {
     None
 }
 
-/// The report taints at the start of a run; a new one later is a violation
-/// (the console log names the report; KASAN sets BAD_PAGE, bit 5).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TaintWatch(usize);
+/// The report taints seen so far in a run; a new one is a violation (the
+/// console log names the report; KASAN sets BAD_PAGE, bit 5). Each new
+/// taint is reported once.
+pub(crate) struct TaintWatch(Atomic<usize>);
 
 impl TaintWatch {
     pub(crate) fn take() -> Self {
-        Self(ffi::report_taints())
+        Self(Atomic::new(ffi::report_taints()))
     }
 
     pub(crate) fn check(&self) -> Option<Violation> {
         let now = ffi::report_taints();
-        (now & !self.0 != 0).then_some(Violation {
+        let seen = self.0.xchg(now, Relaxed);
+        (now & !seen != 0).then_some(Violation {
             invariant: Invariant::NoKernelReport,
             addr: 0,
             pfn: 0,
-            expected: self.0 as u64,
+            expected: seen as u64,
             found: now as u64,
             what: "report taint mask (BAD_PAGE=1<<5 WARN=1<<9 DIE=1<<7): see the console",
         })

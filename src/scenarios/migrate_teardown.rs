@@ -58,7 +58,10 @@ impl MigrateTeardown {
         });
         drop(list);
         run.count(Counter::Migrated, u64::from(ok));
-        run.count(Counter::MigrateFailed, isolated.saturating_sub(u64::from(ok)));
+        run.count(
+            Counter::MigrateFailed,
+            isolated.saturating_sub(u64::from(ok)),
+        );
         if calls <= k {
             // Fewer folios than k reached the allocator: unmap afterwards.
             mm.munmap(base, len)?;

@@ -333,7 +333,10 @@ impl<K: MoveKind> MoveMigrate<K> {
         };
         self.align.end(MIGRATOR, run);
         run.count(Counter::Migrated, u64::from(ok));
-        run.count(Counter::MigrateFailed, isolated.saturating_sub(u64::from(ok)));
+        run.count(
+            Counter::MigrateFailed,
+            isolated.saturating_sub(u64::from(ok)),
+        );
         drop(list);
         Ok(())
     }
