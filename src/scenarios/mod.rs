@@ -50,8 +50,8 @@ pub(crate) static SCENARIOS: &[ScenarioDesc] = &[
     scenario!(
         smoke::Smoke<true>,
         "busted",
-        "smoke with one page deliberately corrupted after migration: its checker must fail",
-        smoke::PARAMS
+        "smoke with one invariant broken on purpose (bug=0..4: data, node, ref leak, isolation leak, unmapped page): its checker must fail",
+        smoke::BUSTED_PARAMS
     ),
     scenario!(
         thp_pin_migrate::ThpPinMigrate,

@@ -12,8 +12,14 @@
 //! every page holds its pattern. At the end: munmap + mm teardown release
 //! every folio, and NR_ISOLATED_* / NR_ANON_MAPPED return to baseline.
 //!
-//! `busted` (`BUSTED = true`) corrupts one page after the second round, like
-//! locktorture's busted ops: its data checker must report it.
+//! `busted` (`BUSTED = true`) breaks one invariant on purpose, like
+//! locktorture's busted ops, chosen by `bug=`; the checker that owns that
+//! invariant must report it (selftests/mmtorture_busted.sh runs each):
+//! - 0: a word of one page is overwritten after the second round → data-pattern;
+//! - 1: the round claims one more migrated folio than migrate_pages did → folio-node;
+//! - 2: one folio reference is kept past the mm teardown → folio-released;
+//! - 3: one folio is left isolated across an NR_ISOLATED check → vmstat-baseline;
+//! - 4: one page is replaced by a fresh, unfaulted mapping → page-present.
 
 use crate::checkers::{self, Baseline, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
 use crate::engine::{self, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
@@ -25,6 +31,20 @@ use kernel::{
 
 /// No parameters beyond the common ones.
 pub(crate) const PARAMS: &[ParamSpec] = &[];
+
+/// `busted`: which invariant to break.
+pub(crate) const BUSTED_PARAMS: &[ParamSpec] = &[ParamSpec {
+    name: "bug",
+    default: 0,
+    min: 0,
+    max: 4,
+    help: "0 data, 1 node, 2 ref leak, 3 isolation leak, 4 unmapped page",
+}];
+
+/// The busted op of this run (`None` for `smoke`).
+fn bug<const BUSTED: bool>(run: &RunShared) -> Option<u64> {
+    BUSTED.then(|| run.params.get("bug"))
+}
 
 /// The test pages and the baselines of one smoke/busted run.
 pub(crate) struct Smoke<const BUSTED: bool> {
@@ -100,6 +120,8 @@ impl<const BUSTED: bool> Smoke<BUSTED> {
         run.count(Counter::Migrated, migrated as u64);
 
         let on_to = checkers::check_quiescent_range(run, mm.mm(), self.base, self.pages, Some(to));
+        // busted bug=1: claim one migration more than happened.
+        let migrated = migrated + usize::from(r == 1 && bug::<BUSTED>(run) == Some(1));
         if on_to != before + migrated {
             run.violation(Violation {
                 invariant: Invariant::FolioNode,
@@ -110,7 +132,7 @@ impl<const BUSTED: bool> Smoke<BUSTED> {
                 what: "folios on the target node (before + reported migrated)",
             });
         }
-        if BUSTED && r == 1 && !self.corrupted.xchg(true, Relaxed) {
+        if bug::<BUSTED>(run) == Some(0) && r == 1 && !self.corrupted.xchg(true, Relaxed) {
             // The deliberate bug: one word of one page no longer holds its pattern.
             let page = engine::wrap(self.seed, self.pages as u64) as usize;
             mm.write(
@@ -180,6 +202,11 @@ impl<const BUSTED: bool> Scenario for Smoke<BUSTED> {
     }
 
     fn finish(&self, run: &RunShared, mm: &MmUse<'_>) -> Result<KVec<FolioRef>> {
+        let victim = self.base + engine::wrap(self.seed, self.pages as u64) as usize * PAGE_SIZE;
+        if bug::<BUSTED>(run) == Some(4) {
+            mm.munmap(victim, PAGE_SIZE)?;
+            mm.mmap_anon(victim, PAGE_SIZE)?;
+        }
         checkers::check_quiescent_range(run, mm.mm(), self.base, self.pages, None);
         let mut buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         self.check_all_data(run, mm, &mut buf)?;
@@ -192,6 +219,23 @@ impl<const BUSTED: bool> Scenario for Smoke<BUSTED> {
                     let _ = kept.push(f.clone(), GFP_KERNEL);
                 }
             });
+        }
+        match (bug::<BUSTED>(run), kept.first()) {
+            (Some(2), Some(f)) => {
+                let leaked = f.clone();
+                kept.push(leaked, GFP_KERNEL)?;
+            }
+            (Some(3), Some(_)) => {
+                // Migrated folios wait in per-cpu LRU batches: flush them.
+                ffi::lru_add_drain_all();
+                let mut list = IsolatedList::new()?;
+                if !kept.iter().any(|f| list.isolate(f)) {
+                    pr_warn!("busted bug=3: no folio could be isolated\n");
+                    return Err(EAGAIN);
+                }
+                self.isolated.check(run, 200);
+            }
+            _ => {}
         }
         mm.munmap(self.base, self.pages * PAGE_SIZE)?;
         Ok(kept)
