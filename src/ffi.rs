@@ -178,6 +178,7 @@ extern "C" {
         flags: c_ulong,
         new_addr: c_ulong,
     ) -> isize;
+    fn mmt_sys_mlock(start: c_ulong, len: c_ulong, lock: bool) -> isize;
     fn mmt_vma_set_temp_stack(mm: *mut RawMm, addr: c_ulong, on: bool) -> c_int;
     fn mmt_relocate_vma_down(mm: *mut RawMm, addr: c_ulong, shift: c_ulong) -> c_int;
     fn vm_munmap(start: c_ulong, len: usize) -> c_int;
@@ -301,6 +302,18 @@ impl<'a> MmUse<'a> {
                 new as c_ulong,
             )
         };
+        if ret < 0 {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(())
+    }
+
+    /// mlock(2) (`lock`) or munlock(2) of a range of the attached mm,
+    /// through the syscall entries.
+    pub(crate) fn mlock(&self, start: usize, len: usize, lock: bool) -> Result {
+        // SAFETY: the syscalls act on current->mm (the attached test mm by
+        // the invariant) and validate their arguments.
+        let ret = unsafe { mmt_sys_mlock(start as c_ulong, len as c_ulong, lock) };
         if ret < 0 {
             return Err(Error::from_errno(ret as i32));
         }

@@ -80,7 +80,7 @@ struct mmt_sym {
  * Syscalls whose do_*() worker is static (do_mremap()): their x86-64 entry,
  * typed as the syscall table types it.
  */
-#define MMT_SYSCALLS(X) X(mremap)
+#define MMT_SYSCALLS(X) X(mremap) X(mlock) X(munlock)
 
 #define MMT_DECLARE_SYSCALL(name) static sys_call_ptr_t p_sys_##name;
 MMT_SYSCALLS(MMT_DECLARE_SYSCALL)
@@ -174,6 +174,14 @@ long mmt_sys_mremap(unsigned long addr, unsigned long old_len,
 	};
 
 	return p_sys_mremap(&regs);
+}
+
+/* mlock(2) / munlock(2) in current->mm, through their syscall entries. */
+long mmt_sys_mlock(unsigned long start, unsigned long len, bool lock)
+{
+	struct pt_regs regs = { .di = start, .si = len };
+
+	return lock ? p_sys_mlock(&regs) : p_sys_munlock(&regs);
 }
 
 /*

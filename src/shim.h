@@ -62,6 +62,7 @@ unsigned long mmt_vm_mmap_anon(unsigned long hint, unsigned long len,
 long mmt_sys_mremap(unsigned long addr, unsigned long old_len,
 		    unsigned long new_len, unsigned long flags,
 		    unsigned long new_addr);
+long mmt_sys_mlock(unsigned long start, unsigned long len, bool lock);
 int mmt_vma_set_temp_stack(struct mm_struct *mm, unsigned long addr, bool on);
 int mmt_relocate_vma_down(struct mm_struct *mm, unsigned long addr,
 			  unsigned long shift);

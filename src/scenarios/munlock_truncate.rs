@@ -12,6 +12,20 @@
 //! takes random COW folios of the round off their LRU list
 //! (`folio_isolate_lru()`), holds them, and puts them back, as reclaim and
 //! compaction do (the PG_lru / PG_mlocked ordering the seed discusses).
+//! Meanwhile a *toucher* runs free over the current round's range: it
+//! re-faults random pages (reads) and, in every fourth round (an "mlock
+//! round"), also munlock(2)s and mlock(2)s part of it through the syscalls;
+//! the range vanishing under it (EFAULT, ENOMEM, SIGBUS past EOF) is
+//! expected and ignored.
+//!
+//! The per-folio PG_mlocked check is not made in mlock rounds: munlock(2)
+//! clears VM_LOCKED before it walks the ptes (mlock_fixup), and a truncation
+//! zap in between neither munlocks (the vma is no longer VM_LOCKED) nor
+//! leaves a pte for the walk, so the folio stays PG_mlocked while unmapped
+//! until it is freed, where __free_pages_prepare() clears it (seen on the
+//! clean kernel: 1 such round in 123). The kernel tolerates that window (the
+//! seed thread concedes it for explicit mlock); NR_MLOCK and NR_UNEVICTABLE
+//! back at baseline, checked every round, are the invariant that holds.
 //!
 //! Invariants, checked on folios whose references the truncator kept:
 //! truncation unmaps every COW page (mapcount 0, no pte left); no folio stays
@@ -47,6 +61,7 @@ pub(crate) const PARAMS: &[ParamSpec] = &[
 ];
 
 const TRUNCATOR: usize = 0;
+const ISOLATOR: usize = 1;
 
 pub(crate) struct MunlockTruncate {
     pages: usize,
@@ -55,6 +70,8 @@ pub(crate) struct MunlockTruncate {
     cur_base: Atomic<usize>,
     /// Rounds whose mapping has been published in `cur_base`.
     published: Atomic<u64>,
+    /// The current round lets the toucher munlock(2)/mlock(2).
+    mlock_round: Atomic<bool>,
     align: Aligner,
     mlock: Baseline,
     unevictable: Baseline,
@@ -88,6 +105,8 @@ impl MunlockTruncate {
             return Err(EINVAL);
         }
 
+        let mlock_round = w.iteration % 4 == 3;
+        self.mlock_round.store(mlock_round, Release);
         self.cur_base.store(base, Release);
         self.published.store(w.iteration + 1, Release);
         let raced = self.align.start(TRUNCATOR, w);
@@ -127,7 +146,7 @@ impl MunlockTruncate {
                     found: info.mapcount as u64,
                     what: "folio_mapcount of a COW folio after truncate (even_cows)",
                 });
-            } else if info.mlocked {
+            } else if info.mlocked && !mlock_round {
                 run.violation(Violation {
                     invariant: Invariant::MunlockedWhenUnmapped,
                     addr: 0,
@@ -142,6 +161,28 @@ impl MunlockTruncate {
         mm.munmap(base, len)?;
         drop(file);
         checkers::check_baselines(run, &[(&self.mlock, 0), (&self.unevictable, 0)], 1000);
+        Ok(())
+    }
+
+    fn toucher(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let base = self.cur_base.load(Acquire);
+        if base == 0 {
+            ffi::cond_resched();
+            return Ok(());
+        }
+        let i = w.rng.below(self.pages as u64) as usize;
+        let addr = base + i * PAGE_SIZE;
+        // The range may be truncated or unmapped under us: errors are normal.
+        match w.rng.below(8) {
+            0 if self.mlock_round.load(Acquire) => {
+                let n = (self.pages - i) * PAGE_SIZE;
+                let _ = mm.mlock(addr, n, false);
+                let _ = mm.mlock(addr, n, true);
+            }
+            _ => {
+                let _ = mm.read(addr, &mut w.buf[..8]);
+            }
+        }
         Ok(())
     }
 
@@ -167,7 +208,7 @@ impl MunlockTruncate {
                 }
             }
         }
-        if !self.align.start(1 - TRUNCATOR, w) {
+        if !self.align.start(ISOLATOR, w) {
             return Ok(());
         }
         let hold_us = w.rng.below(run.params.get("hold_us") + 1) as i64;
@@ -182,13 +223,13 @@ impl MunlockTruncate {
                 1,
             );
         }
-        self.align.end(1 - TRUNCATOR, run);
+        self.align.end(ISOLATOR, run);
         Ok(())
     }
 }
 
 impl Scenario for MunlockTruncate {
-    const ROLES: &'static [&'static str] = &["truncator", "isolator"];
+    const ROLES: &'static [&'static str] = &["truncator", "isolator", "toucher"];
 
     fn setup(run: &RunShared, _mm: &MmUse<'_>) -> Result<Self> {
         Ok(Self {
@@ -196,6 +237,7 @@ impl Scenario for MunlockTruncate {
             seed: run.seed,
             cur_base: Atomic::new(0),
             published: Atomic::new(0),
+            mlock_round: Atomic::new(false),
             align: Aligner::new(),
             mlock: Baseline::take(Stat::Mlock),
             unevictable: Baseline::take(Stat::Unevictable),
@@ -205,7 +247,8 @@ impl Scenario for MunlockTruncate {
     fn step(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
         match w.role {
             TRUNCATOR => self.truncator(w, mm),
-            _ => self.isolator(w, mm),
+            ISOLATOR => self.isolator(w, mm),
+            _ => self.toucher(w, mm),
         }
     }
 
