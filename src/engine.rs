@@ -345,9 +345,19 @@ impl RunShared {
         self.stop_requested.load(Acquire) || self.failed.load(Acquire) || ffi::kthread_should_stop()
     }
 
-    /// A counter's value.
-    pub(crate) fn counter(&self, c: Counter) -> u64 {
-        self.counters[c as usize].load(Relaxed)
+    /// Sets a counter that mirrors a total kept elsewhere.
+    pub(crate) fn set_count(&self, c: Counter, v: u64) {
+        self.counters[c as usize].store(v, Relaxed);
+    }
+
+    /// Scenario setup: the migration scenarios move folios between NUMA
+    /// nodes 0 and 1, so both must be online (`ENODEV` and a message if not).
+    pub(crate) fn require_two_nodes(&self) -> Result {
+        if ffi::node_online(0) && ffi::node_online(1) {
+            return Ok(());
+        }
+        pr_warn!("{} needs NUMA nodes 0 and 1 online\n", self.desc.name);
+        Err(ENODEV)
     }
 
     /// Adds `n` to a counter.
@@ -637,6 +647,21 @@ impl Aligner {
         let round = self.reached[me].load(Relaxed);
         while self.ended[other].load(Acquire) < round {
             if w.run.should_stop() {
+                return false;
+            }
+            ffi::cond_resched();
+        }
+        true
+    }
+}
+
+impl WorkerCtx<'_> {
+    /// Waits until the role that drives the rounds has published this
+    /// worker's current round in `published` (a count of published rounds).
+    /// False if the run is stopping.
+    pub(crate) fn wait_published(&self, published: &Atomic<u64>) -> bool {
+        while published.load(Acquire) <= self.iteration {
+            if self.run.should_stop() {
                 return false;
             }
             ffi::cond_resched();

@@ -77,10 +77,7 @@ impl Scenario for MigrateTeardown {
     const ROLES: &'static [&'static str] = &["migrator"];
 
     fn setup(run: &RunShared, _mm: &MmUse<'_>) -> Result<Self> {
-        if !ffi::node_online(0) || !ffi::node_online(1) {
-            pr_warn!("{} needs NUMA nodes 0 and 1 online\n", run.desc.name);
-            return Err(ENODEV);
-        }
+        run.require_two_nodes()?;
         Ok(Self {
             pages: run.params.get("pages") as usize,
             seed: run.seed,

@@ -275,11 +275,8 @@ impl<K: MoveKind> MoveMigrate<K> {
 
     fn migrator(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
         let run = w.run;
-        while self.published.load(Acquire) <= w.iteration {
-            if run.should_stop() {
-                return Ok(());
-            }
-            ffi::cond_resched();
+        if !w.wait_published(&self.published) {
+            return Ok(());
         }
         let src = self.cur_src.load(Acquire);
         let mode = self.mode(w);
@@ -324,10 +321,7 @@ impl<K: MoveKind> MoveMigrate<K> {
                 // Unblock a mover still waiting (fewer than k+1 folios).
                 self.go.store(r + 1, Release);
                 park.close(false);
-                run.count(
-                    Counter::Timeouts,
-                    park.timeouts() - run.counter(Counter::Timeouts),
-                );
+                run.set_count(Counter::Timeouts, park.timeouts());
                 ok
             }
         };
@@ -346,10 +340,7 @@ impl<K: MoveKind> Scenario for MoveMigrate<K> {
     const ROLES: &'static [&'static str] = &["mover", "migrator"];
 
     fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self> {
-        if !ffi::node_online(0) || !ffi::node_online(1) {
-            pr_warn!("{} needs NUMA nodes 0 and 1 online\n", run.desc.name);
-            return Err(ENODEV);
-        }
+        run.require_two_nodes()?;
         let pages = run.params.get("pages") as usize;
         let park = match run.params.get("park") | run.params.get("probe") {
             0 => None,

@@ -191,11 +191,8 @@ impl MunlockTruncate {
         // Take references on this round's COW folios before the race (the
         // truncator waits at the barrier meanwhile), as an LRU scanner holds
         // the folios it is about to isolate.
-        while self.published.load(Acquire) <= w.iteration {
-            if run.should_stop() {
-                return Ok(());
-            }
-            ffi::cond_resched();
+        if !w.wait_published(&self.published) {
+            return Ok(());
         }
         let base = self.cur_base.load(Acquire);
         let mut folios = KVec::new();

@@ -170,11 +170,8 @@ impl<const BUSTED: bool> Scenario for Smoke<BUSTED> {
     const ROLES: &'static [&'static str] = &["migrator", "reader"];
 
     fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self> {
+        run.require_two_nodes()?;
         let nodes = [0, 1];
-        if !nodes.iter().all(|&n| ffi::node_online(n)) {
-            pr_warn!("{} needs NUMA nodes 0 and 1 online\n", run.desc.name);
-            return Err(ENODEV);
-        }
         let pages = run.params.get("pages") as usize;
         let anon_mapped = Baseline::take(Stat::AnonMapped);
         let isolated = IsolatedBaseline::take();
