@@ -55,14 +55,16 @@ run: module
 check:
 	bash ci/check.sh
 
+# SCENARIO= (with ARGS=, or none) replaces the patch's Scenario: line.
+ZOO_OPTS = $(if $(SCENARIO),--scenario "$(SCENARIO)" --args "$(ARGS)",$(if $(ARGS),--args "$(ARGS)"))
 zoo:
-	bash ci/zoo.sh "$(PATCH)" $(SEED)
+	@bash ci/zoo.sh $(ZOO_OPTS) "$(PATCH)" $(SEED)
 
-# Every mutation, SEEDS runs each (fresh random seeds): detection summary.
+# Every mutation, SEEDS runs each (fresh random seeds): one line per run, then
+# a table of DETECTED / MISSED / INCONCLUSIVE rows.
 SEEDS ?= 3
 zoo-all:
-	@for p in qemu/zoo/*.patch; do for i in $$(seq $(SEEDS)); do \
-		bash ci/zoo.sh "$$p" 2>/dev/null | grep -E '^zoo ' || true; done; done
+	@bash ci/zoo.sh --all --seeds "$(SEEDS)" $(ZOO_OPTS)
 
 clean:
 	-$(KMAKE) clean
