@@ -3,14 +3,27 @@
 # Helpers for the mmtorture selftests. Sourced, never run; run inside the
 # guest as root.
 #
-# KTAP output, modelled on tools/testing/selftests/kselftest/ktap_helpers.sh
-# (Linux 7.3): ktap_print_header, ktap_set_plan, ktap_test_pass/fail/skip,
-# ktap_print_msg, ktap_finished. Unlike the kernel's helpers this one prints
-# "KTAP version 1" and exits KSFT_SKIP when every test was skipped.
+# KTAP output: when the tests run from a kernel tree or an installed
+# kselftest tree (../kselftest/ktap_helpers.sh next to this directory), the
+# kernel's own helpers are sourced; otherwise this file's implementation,
+# modelled on tools/testing/selftests/kselftest/ktap_helpers.sh (Linux 7.3):
+# ktap_print_header, ktap_set_plan, ktap_skip_all, ktap_test_pass/fail/skip,
+# ktap_print_msg, ktap_print_totals, ktap_finished. Ours prints
+# "KTAP version 1" and exits KSFT_SKIP when every test was skipped; the
+# kernel's prints "TAP version 13" and exits KSFT_PASS then (a whole-scenario
+# skip exits KSFT_SKIP explicitly below, with either).
 #
 # mmtorture helpers (debugfs contract: /sys/kernel/debug/mmtorture/{control,
 # scenarios,status,result}): mmt_load, mmt_unload, mmt_run, mmt_state,
-# mmt_wait_done.
+# mmt_wait_done, mmt_selftest_begin, mmt_scenario_selftest.
+#
+# Preconditions (mmt_selftest_begin): a missing one ends the selftest with
+# "1..0 # SKIP <reason>" and exit 4 (KSFT_SKIP): not root; no debugfs; fewer
+# than 2 NUMA nodes (no /sys/devices/system/node/node1; a test that does not
+# migrate sets MMT_NEEDS_NUMA=0); THP disabled ("[never]") when
+# MMT_NEEDS_THP=1; no /sys/kernel/debug/kprobes when MMT_NEEDS_KPROBES=1
+# (mmt_scenario_selftest sets these two for the scenarios that need them).
+# A missing module file is a failure, not a skip: it is our own build.
 
 KSFT_PASS=0
 KSFT_FAIL=1
@@ -25,8 +38,14 @@ KTAP_CNT_XFAIL=0
 KTAP_CNT_SKIP=0
 KSFT_NUM_TESTS=0
 
-MMT_ROOT=${MMT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-MMT_KO=${MMT_KO:-$MMT_ROOT/mmtorture.ko}
+MMT_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+MMT_ROOT=${MMT_ROOT:-$(cd "$MMT_HERE/.." && pwd)}
+# The module: beside the tests when installed (make -C selftests install
+# MMT_KO=...), else the repository's build.
+if [ -z "${MMT_KO:-}" ]; then
+	MMT_KO=$MMT_ROOT/mmtorture.ko
+	[ ! -f "$MMT_HERE/mmtorture.ko" ] || MMT_KO=$MMT_HERE/mmtorture.ko
+fi
 MMT_DEBUGFS=${MMT_DEBUGFS:-/sys/kernel/debug}
 MMT_DIR=$MMT_DEBUGFS/mmtorture
 # Extra seconds mmt_run waits beyond a run's duration= (TCG is slow).
@@ -125,18 +144,58 @@ ktap_comment() {
 	done
 }
 
+# The kernel's own helpers when we run from a kernel (or installed kselftest)
+# tree; they replace the definitions above. MMT_OWN_KTAP=1 keeps ours.
+MMT_KTAP_HELPERS=$MMT_HERE/../kselftest/ktap_helpers.sh
+if [ -z "${MMT_OWN_KTAP:-}" ] && [ -r "$MMT_KTAP_HELPERS" ]; then
+	# shellcheck source=/dev/null
+	. "$MMT_KTAP_HELPERS"
+fi
+
+# mmt_test_skip DESC REASON: "ok N DESC # SKIP REASON" with either helpers.
+mmt_test_skip() {
+	__ktap_test ok "$1" "SKIP${2:+ $2}"
+	KTAP_CNT_SKIP=$((KTAP_CNT_SKIP + 1))
+}
+
 # ---------------------------------------------------------------- mmtorture
+
+# mmt_kmsg TEXT: a line on the kernel log (the console), if we may write it.
+mmt_kmsg() {
+	{ echo "$*" > /dev/kmsg; } 2> /dev/null || true
+}
 
 mmt_is_loaded() {
 	grep -q '^mmtorture ' /proc/modules
 }
 
 mmt_mount_debugfs() {
-	if [ ! -d "$MMT_DEBUGFS" ] || ! grep -q " $MMT_DEBUGFS debugfs " /proc/mounts; then
-		mount -t debugfs debugfs "$MMT_DEBUGFS" || {
+	if ! grep -q " $MMT_DEBUGFS debugfs " /proc/mounts; then
+		mount -t debugfs debugfs "$MMT_DEBUGFS" 2> /dev/null || {
 			ktap_print_msg "cannot mount debugfs at $MMT_DEBUGFS"
 			return 1
 		}
+	fi
+}
+
+# mmt_missing_precondition: print why this machine cannot run the selftest
+# (see the header) and succeed, or print nothing and fail.
+mmt_missing_precondition() {
+	local thp=/sys/kernel/mm/transparent_hugepage/enabled
+	if [ "$(id -u)" != 0 ]; then
+		echo "must run as root (uid $(id -u))"
+	elif ! grep -qw debugfs /proc/filesystems 2> /dev/null; then
+		echo "no debugfs in this kernel (CONFIG_DEBUG_FS)"
+	elif ! mmt_mount_debugfs > /dev/null; then
+		echo "cannot mount debugfs at $MMT_DEBUGFS"
+	elif [ "${MMT_NEEDS_NUMA:-1}" != 0 ] && [ ! -d /sys/devices/system/node/node1 ]; then
+		echo "needs 2 NUMA nodes online (no /sys/devices/system/node/node1)"
+	elif [ "${MMT_NEEDS_THP:-0}" = 1 ] && { [ ! -r "$thp" ] || grep -q '\[never\]' "$thp"; }; then
+		echo "needs transparent hugepages ($thp: $(cat "$thp" 2> /dev/null || echo missing))"
+	elif [ "${MMT_NEEDS_KPROBES:-0}" = 1 ] && [ ! -d "$MMT_DEBUGFS/kprobes" ]; then
+		echo "needs kprobes (no $MMT_DEBUGFS/kprobes; CONFIG_KPROBES)"
+	else
+		return 1
 	fi
 }
 
@@ -163,11 +222,33 @@ mmt_load() {
 	}
 }
 
+# Unload the module. Never hangs: rmmod runs in the background and is left
+# behind after MMT_RMMOD_WAIT seconds (default 60). A module pinned by a
+# worker thread that never returned (a worker-stuck violation) makes rmmod
+# fail at once with EBUSY; that is reported as a KTAP comment.
 mmt_unload() {
-	if mmt_is_loaded; then
-		rmmod mmtorture 2>&1 | ktap_comment
-		return "${PIPESTATUS[0]}"
+	local out pid i=0 rc=0 wait=${MMT_RMMOD_WAIT:-60}
+	mmt_is_loaded || return 0
+	out=$(mktemp 2> /dev/null) || out=/dev/null
+	rmmod mmtorture > "$out" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2> /dev/null && [ "$i" -lt $((wait * 2)) ]; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+	if kill -0 "$pid" 2> /dev/null; then
+		ktap_print_msg "rmmod mmtorture still running after $wait s; left behind (pid $pid)"
+		return 1
 	fi
+	wait "$pid" || rc=$?
+	if [ "$out" != /dev/null ]; then
+		ktap_comment < "$out"
+		rm -f "$out"
+	fi
+	if [ "$rc" != 0 ] && mmt_is_loaded; then
+		ktap_print_msg "rmmod mmtorture failed (exit $rc): the module stays loaded; EBUSY means a worker thread of a run has not returned (see the run's worker-stuck violation)"
+	fi
+	return "$rc"
 }
 
 # mmt_write STRING: write STRING to control in one write(2); the exit status
@@ -237,14 +318,31 @@ mmt_scenario_default() {
 	return 1
 }
 
+# mmt_result_reason: why the last run ended as it did, from its result: the
+# module's SKIP reason, its first violation, its no-coverage line, or its
+# error (empty when none applies).
+mmt_result_reason() {
+	local r=$MMT_DIR/result l
+	[ -r "$r" ] || return 0
+	l=$(sed -n 's/^ok 1 [^ ]* # SKIP *//p' "$r" | sed -n 1p)
+	[ -n "$l" ] || l=$(sed -n 's/^# \(violation: .*\)/\1/p' "$r" | sed -n 1p | cut -c1-160)
+	[ -n "$l" ] || l=$(sed -n 's/^# \(no-coverage: .*\)/\1/p' "$r" | sed -n 1p)
+	[ -n "$l" ] || l=$(sed -n 's/^not ok 1 [^ ]* # \(no-coverage.*\)/\1/p' "$r" | sed -n 1p)
+	[ -n "$l" ] || l=$(sed -n 's/^# \(error: .*\)/\1/p' "$r" | sed -n 1p)
+	printf '%s' "$l"
+}
+
 # mmt_run SCENARIO [key=value ...]: start a run, wait for it, print its result
 # as KTAP comments. Returns 0 passed, 1 failed (or could not be started, or
-# ended in another state), 2 timed out (the run is then stopped).
+# ended in another state), 2 timed out (the run is then stopped), 4 skipped
+# (the module found a missing machine precondition). MMT_RUN_REASON says why
+# a run did not pass, where the result says (mmt_result_reason).
 # The timeout is the run's duration= (else the scenario's default duration,
 # else MMT_DEFAULT_DURATION) plus MMT_SLACK seconds.
 mmt_run() {
 	local scenario=$1 duration a st
 	shift
+	MMT_RUN_REASON=
 	duration=$(mmt_scenario_default "$scenario" duration 2>/dev/null) || true
 	case "$duration" in
 	'' | *[!0-9]*) duration=$MMT_DEFAULT_DURATION ;;
@@ -256,8 +354,11 @@ mmt_run() {
 		esac
 	done
 	ktap_print_msg "run $scenario${*:+ $*}"
+	# on the console too: tells a report's time relative to the run
+	mmt_kmsg "mmtorture-selftest: run $scenario${*:+ $*}"
 	mmt_write "run $scenario${*:+ $*}" || {
 		ktap_print_msg "writing 'run $scenario${*:+ $*}' to control failed"
+		MMT_RUN_REASON="rejected: $MMT_WRITE_ERR"
 		return 1
 	}
 	if ! st=$(mmt_wait_done $((duration + MMT_SLACK))); then
@@ -266,26 +367,36 @@ mmt_run() {
 		mmt_write stop || true
 		st=$(mmt_wait_done 60) || ktap_print_msg "run $scenario: did not stop within 60 s (state $st)"
 		mmt_print_result
+		MMT_RUN_REASON=$(mmt_result_reason)
+		MMT_RUN_REASON="timed out${MMT_RUN_REASON:+: $MMT_RUN_REASON}"
 		return 2
 	fi
 	mmt_print_result
+	MMT_RUN_REASON=$(mmt_result_reason)
 	case "$st" in
 	passed) return 0 ;;
+	skipped) return 4 ;;
 	failed) return 1 ;;
 	*)
 		ktap_print_msg "run $scenario ended in state '$st'"
 		mmt_print_status
+		MMT_RUN_REASON="state $st${MMT_RUN_REASON:+: $MMT_RUN_REASON}"
 		return 1
 		;;
 	esac
 }
 
-# mmt_selftest_begin PLAN: KTAP header and plan, root check, and the module
-# loaded as test 1 of PLAN (a failure to load ends the selftest).
+# mmt_selftest_begin PLAN: KTAP header; a missing precondition skips the
+# whole selftest (exit KSFT_SKIP); else the plan, and the module loaded as
+# test 1 of PLAN (a failure to load ends the selftest as failed).
 mmt_selftest_begin() {
+	local why
 	ktap_print_header
+	if why=$(mmt_missing_precondition); then
+		ktap_skip_all "$why"
+		exit "$KSFT_SKIP"
+	fi
 	ktap_set_plan "$1"
-	[ "$(id -u)" = 0 ] || ktap_exit_fail_msg "must run as root"
 	if mmt_load; then
 		ktap_test_pass "module loaded"
 	else
@@ -297,22 +408,39 @@ mmt_selftest_begin() {
 # mmt_scenario_selftest NAME [key=value ...]: a whole selftest for one
 # scenario expected to pass on a clean kernel: load the module, run it, and
 # require state "passed" and a result without violations. KTAP, 3 tests;
-# exits with the KTAP verdict.
+# exits with the KTAP verdict: KSFT_SKIP when the module skipped the run
+# (both scenario tests "ok ... # SKIP <reason>").
 mmt_scenario_selftest() {
-	local name=$1 rc=0
+	local name=$1 desc rc=0 why
 	shift
+	desc="$name${*:+ $*}"
+	case "$name" in
+	thp_pin_migrate) : "${MMT_NEEDS_THP:=1}" ;;
+	exec_stack_migrate | mremap_merge_migrate) : "${MMT_NEEDS_KPROBES:=1}" ;;
+	esac
 	mmt_selftest_begin 3
 	mmt_run "$name" "$@" || rc=$?
+	why=$MMT_RUN_REASON
 	case $rc in
-	0) ktap_test_pass "$name $* passed" ;;
-	2) ktap_test_fail "$name $* passed (timed out)" ;;
-	*) ktap_test_fail "$name $* passed (state $(mmt_state))" ;;
+	0) ktap_test_pass "$desc passed" ;;
+	4)
+		mmt_test_skip "$desc passed" "$why"
+		mmt_test_skip "$name result is 'ok 1 $name' without violations" "$why"
+		ktap_print_totals
+		exit "$KSFT_SKIP"
+		;;
+	2) ktap_test_fail "$desc passed (${why:-timed out})" ;;
+	*) ktap_test_fail "$desc passed (state $(mmt_state)${why:+: $why})" ;;
 	esac
 	if grep -qx "ok 1 $name" "$MMT_DIR/result" 2>/dev/null &&
 		! grep -q 'violation' "$MMT_DIR/result"; then
 		ktap_test_pass "$name result is 'ok 1 $name' without violations"
 	else
 		ktap_test_fail "$name result is 'ok 1 $name' without violations"
+	fi
+	# A stuck worker pins the module: say so now (rmmod fails at once).
+	if grep -q '^# violation: worker-stuck:' "$MMT_DIR/result" 2> /dev/null; then
+		mmt_unload || true
 	fi
 	ktap_finished
 }
