@@ -8,6 +8,8 @@
 #   make check     the test command: lint + build + guest selftests (KTAP)
 #   make zoo       build a mutated kernel (PATCH=qemu/zoo/...) and run its scenario
 #   make zoo-all   every mutation, SEEDS=3 runs each: what detected it, how fast
+#   make install   selftests + module as a kselftest tree (INSTALL_PATH=dir)
+#   make sweep     benchmark: every scenario over its parameter range (SWEEP_ARGS=)
 
 ifneq ($(KERNELRELEASE),)
 include $(src)/Kbuild
@@ -65,6 +67,21 @@ zoo:
 SEEDS ?= 3
 zoo-all:
 	@bash ci/zoo.sh --all --seeds "$(SEEDS)" $(ZOO_OPTS)
+
+# The selftests in kselftest form, with the module, under INSTALL_PATH (a tree
+# the kernel's run_kselftest.sh runs: see selftests/Makefile).
+.PHONY: install sweep
+ifneq ($(filter install,$(MAKECMDGOALS)),)
+ifeq ($(INSTALL_PATH),)
+$(error make install: set INSTALL_PATH=dir)
+endif
+endif
+install: module
+	$(MAKE) -C selftests install INSTALL_PATH="$(INSTALL_PATH)" MMT_KO=$(ROOT)/mmtorture.ko KDIR=$(KDIR)
+
+# Benchmark, not a test: every scenario over its parameter range, one boot.
+sweep:
+	bash ci/sweep.sh $(SWEEP_ARGS)
 
 clean:
 	-$(KMAKE) clean
