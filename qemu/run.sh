@@ -17,6 +17,12 @@
 #
 # Environment: KDIR (as --kdir), MMT_BOOT_RETRIES (as --retries), MMT_KOPTS
 # (extra kernel options), MMT_QEMU_CPU (qemu -cpu; default max,la57=off).
+# Test hook: MMT_INJECT_BOOT_REPORT=N makes the guest of each of the first N
+# boots write a fake boot-phase report ("WARNING: mmtorture test hook: ...")
+# to /dev/kmsg before MMTORTURE-TEST-PHASE-BEGIN, to exercise the retry
+# policy below: `MMT_INJECT_BOOT_REPORT=1 qemu/run.sh -- true` is retried
+# once and passes; `MMT_INJECT_BOOT_REPORT=1 qemu/run.sh -- exit 1` is not
+# retried and exits 1.
 #
 # COMMAND (its words joined by spaces, like ssh) runs in the guest under
 # `bash -c`, as root, in this repository (the guest sees the host's
@@ -57,9 +63,13 @@
 # off after its first report), so such a boot is void: its report is printed
 # loudly, the guest is booted again and the whole command rerun, up to
 # --retries times, each with its own log (FILE-retryN.log). A boot that does
-# not reach the test phase within --boot-timeout counts as unclean too. The
-# run fails (status 3, or 124 for a boot hang, or worse) when every boot was
-# unclean.
+# not reach the test phase (a boot hang after --boot-timeout, or a crash
+# before the marker) counts as unclean too. The run fails (status 3, or 124
+# for a boot hang, 2 for a boot crash) when every boot was unclean.
+# Only a boot whose test phase was clean may be retried: when the test phase
+# itself failed (the command's status non-zero, a report after the marker, a
+# crash or hang after it), that failure is the verdict even if the boot was
+# also unclean: it is never retried away. Every boot's log is kept.
 #
 # The one boot-time report seen so far, and why it is gone: with vng's TCG
 # `-cpu max` the guest has LA57 and boots with 5-level paging; then
@@ -103,8 +113,12 @@ kmsg() { { echo "$*" > /dev/kmsg; } 2> /dev/null || true; }
 # ------------------------------------------------------------------ guest side
 # qemu/run.sh --in-guest OUTDIR -- COMMAND...
 guest_main() {
-	local outdir=$1 out rc=0
+	local outdir=$1 out rc=0 inject=0
 	shift
+	if [ "${1:-}" = --inject-boot-report ]; then
+		inject=1
+		shift
+	fi
 	[ "${1:-}" = -- ] && shift
 	cd "$MMT_ROOT"
 	out=/dev/stdout
@@ -112,6 +126,10 @@ guest_main() {
 		out=$outdir/guest.out
 	else
 		kmsg "mmtorture: cannot write $outdir/guest.out; command output goes to the console"
+	fi
+	if [ "$inject" = 1 ]; then
+		# the test hook (MMT_INJECT_BOOT_REPORT): a boot-phase "report"
+		kmsg "WARNING: mmtorture test hook: injected boot-phase report (MMT_INJECT_BOOT_REPORT)"
 	fi
 	kmsg "$BEGIN_MARKER"
 	bash -c "$*" < /dev/null > "$out" 2>&1 || rc=$?
@@ -157,6 +175,8 @@ CMD="$*"
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || { log "--timeout: not a number: $TIMEOUT"; exit 125; }
 [[ "$RETRIES" =~ ^[0-9]+$ ]] || { log "--retries: not a number: $RETRIES"; exit 125; }
 [[ "$BOOT_TIMEOUT" =~ ^[0-9]+$ ]] || { log "--boot-timeout: not a number: $BOOT_TIMEOUT"; exit 125; }
+INJECT=${MMT_INJECT_BOOT_REPORT:-0}
+[[ "$INJECT" =~ ^[0-9]+$ ]] || { log "MMT_INJECT_BOOT_REPORT: not a number: $INJECT"; exit 125; }
 
 if [ -z "$KDIR" ]; then
 	KDIR=$(bash "$MMT_ROOT/ci/kernel.sh" --path)
@@ -177,7 +197,8 @@ LOG=$(cd "$(dirname "$LOG")" && pwd)/$(basename "$LOG")
 # Sets HOST_RC (timeout's status), BOOT_HUNG (1 if killed by the boot
 # watchdog) and VNG_SECONDS.
 boot_once() {
-	local log=$1 rundir tailpid=
+	local log=$1 rundir tailpid='' inject=()
+	[ "$attempt" -ge "$INJECT" ] || inject=(--inject-boot-report)
 	rundir=$(mktemp -d "$(dirname "$log")/.guest-XXXXXX")
 	# vng passes --cpus to qemu -smp and --qemu-opts last, so this -cpu
 	# overrides vng's own `-cpu max`.
@@ -189,7 +210,7 @@ boot_once() {
 		--verbose --cwd "$MMT_ROOT" --rwdir "$rundir"
 		--append "${KOPTS[*]} ${EXTRA_KOPTS[*]}"
 		--qemu-opts="-cpu ${MMT_QEMU_CPU:-max,la57=off}"
-		--exec "bash $(printf %q "$SELF") --in-guest $(printf %q "$rundir") -- $(printf %q "$CMD")"
+		--exec "bash $(printf %q "$SELF") --in-guest $(printf %q "$rundir") ${inject[*]} -- $(printf %q "$CMD")"
 	)
 	log "booting $KDIR (timeout ${TIMEOUT}s), console: $log"
 	printf '%q ' "${vng[@]}" > "$log.cmd"
@@ -216,7 +237,7 @@ boot_once() {
 	exec {logfd}>&-
 	BOOT_HUNG=0
 	while kill -0 "$tpid" 2> /dev/null; do
-		if [ "$booted" = 0 ] && grep -aq "$BEGIN_MARKER" "$log"; then
+		if [ "$booted" = 0 ] && grep -aq "$BEGIN_MARKER" "$log" 2> /dev/null; then
 			booted=1
 			log "test phase began after $((SECONDS - t0))s"
 		fi
@@ -253,6 +274,7 @@ guest_status() {
 
 attempt=0
 final=
+logs=()
 while :; do
 	if [ "$attempt" = 0 ]; then
 		log_i=$LOG
@@ -281,6 +303,8 @@ while :; do
 		} >&2
 	fi
 
+	began=0
+	grep -aq "$BEGIN_MARKER" "$log_i" && began=1
 	if [ "$BOOT_HUNG" = 1 ]; then
 		final=124
 		nboot=$((nboot + 1))
@@ -299,9 +323,25 @@ while :; do
 	else
 		final=0
 	fi
+	logs+=("$log_i")
 
-	if [ "$nboot" != 0 ]; then
-		log "UNCLEAN BOOT: $nboot report(s) (or a boot hang) before $BEGIN_MARKER; this boot does not count"
+	# Unclean boot: a report before the test phase, or no test phase at all.
+	unclean=0
+	if [ "$began" = 0 ]; then
+		unclean=1
+		[ "$BOOT_HUNG" = 1 ] || log "the guest never reached $BEGIN_MARKER"
+	elif [ "$nboot" != 0 ]; then
+		unclean=1
+	fi
+	if [ "$unclean" = 1 ]; then
+		log "UNCLEAN BOOT: $nboot report(s) (or a boot hang or crash) before $BEGIN_MARKER"
+		if [ "$began" = 1 ] && [ "$final" != 0 ] && [ "$final" != 3 ]; then
+			# the test phase failed: that is the verdict, not a reason to retry
+			log "the test phase FAILED too (status $final): not retried; a test failure is never retried away"
+			echo "# mmtorture: unclean boot, but the test phase failed (status $final): not retried"
+			break
+		fi
+		log "this boot does not count"
 		if [ "$attempt" -lt "$RETRIES" ]; then
 			attempt=$((attempt + 1))
 			log "rebooting and rerunning the command (retry $attempt of $RETRIES)"
@@ -314,6 +354,7 @@ while :; do
 	break
 done
 
+[ "${#logs[@]}" -lt 2 ] || log "console logs of every boot: ${logs[*]}"
 case "$final" in
 0) log "PASS (log: $log_i)" ;;
 *) log "FAIL: status $final (log: $log_i)" ;;
