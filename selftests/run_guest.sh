@@ -10,7 +10,8 @@
 # under it (indented by 4 spaces, "# Subtest:" line first), then the plain
 # line "N passed, N failed, N skipped". A script exiting 0 is "ok", 4
 # (KSFT_SKIP) is "ok ... # SKIP", anything else, or running longer than
-# MMT_SELFTEST_TIMEOUT seconds (default 900), is "not ok".
+# MMT_SELFTEST_TIMEOUT seconds (default: timeout= of selftests/settings, the
+# kselftest runner's limit, else 900), is "not ok".
 #
 # Writes MMTORTURE-TEST-PHASE-BEGIN to /dev/kmsg first (boot-time console
 # reports are told apart from test-time ones by it) and MMTORTURE-EXIT=<rc>
@@ -19,8 +20,9 @@ set -euo pipefail
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-TIMEOUT=${MMT_SELFTEST_TIMEOUT:-900}
 here=$(cd "$(dirname "$0")" && pwd)
+TIMEOUT=${MMT_SELFTEST_TIMEOUT:-$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' "$here/settings" 2> /dev/null)}
+TIMEOUT=${TIMEOUT:-900}
 
 kmsg() { { echo "$*" > /dev/kmsg; } 2> /dev/null || true; }
 
