@@ -46,12 +46,17 @@ IGNORE_RE='Kernel command line:|^Command line:|ODEBUG: |This means that this is 
 'NMI watchdog:|watchdog: .*soft lockup detector|'\
 'virtme\.exec='
 CALLTRACE_RE='Call Trace:|Call trace:'
+# mmtorture's own stall diagnostic: the header it prints right before
+# sched_show_task() dumps a stuck worker's stack. That dump is the module's
+# worker-stuck report (which fails the run by itself), not a kernel report:
+# a Call Trace within 5 lines after this header does not count.
+OWN_DUMP_RE='mmtorture: .* made no progress for [0-9]+ ms .*its stack:'
 MARKER=MMTORTURE-TEST-PHASE-BEGIN
 
 scan() {
 	local log=$1
 	[ -r "$log" ] || { echo "parse-console: cannot read $log" >&2; return 2; }
-	awk -v bad="$BADNESS_RE" -v ign="$IGNORE_RE" -v ct="$CALLTRACE_RE" \
+	awk -v bad="$BADNESS_RE" -v ign="$IGNORE_RE" -v ct="$CALLTRACE_RE" -v own="$OWN_DUMP_RE" \
 		-v marker="$MARKER" -v logname="$log" '
 	function clean(s) {
 		sub(/\r+$/, "", s)
@@ -68,14 +73,15 @@ scan() {
 	}
 	{ line[NR] = clean($0) }
 	END {
-		phase = "boot"; nboot = 0; ntest = 0; last = -1000; shown = 0
+		phase = "boot"; nboot = 0; ntest = 0; last = -1000; shown = 0; lastown = -1000
 		for (i = 1; i <= NR; i++) {
 			b = body(line[i])
 			if (phase == "boot" && index(b, marker)) phase = "test"
 			hit = 0
+			if (b ~ own) lastown = i
 			if (b ~ bad && b !~ ign) {
 				hit = 1; last = i
-			} else if (b ~ ct && i - last > 100) {
+			} else if (b ~ ct && i - last > 100 && i - lastown > 5) {
 				hit = 1; last = i
 			}
 			if (!hit) continue
@@ -148,6 +154,14 @@ self_test() {
 	[    6.000000] Call Trace:
 	[    6.000000]  <TASK>
 	EOF
+	# mmtorture's own stuck-worker stack dump is not a kernel report
+	cat > "$dir/owndump.log" <<-'EOF'
+	[    5.000000] MMTORTURE-TEST-PHASE-BEGIN
+	[    9.000000] mmtorture: busted: worker mmt_migrator made no progress for 7544 ms (stall_s=5); its stack:
+	[    9.000000] task:mmt_migrator    state:D stack:0     pid:338   tgid:338   ppid:2
+	[    9.000000] Call Trace:
+	[    9.000000]  <TASK>
+	EOF
 	# lockdep, hung task, RCU stall, page table check, sysrq crash
 	cat > "$dir/lockdep.log" <<-'EOF'
 	[    5.000000] MMTORTURE-TEST-PHASE-BEGIN
@@ -174,7 +188,7 @@ self_test() {
 	printf '<5>[    5.000000] MMTORTURE-TEST-PHASE-BEGIN\r\n[ 6.0] BUG: test\r\n' > "$dir/cr.log"
 
 	local t want
-	for t in clean:0 boot:3 test:1 both:1 nomarker:3 calltrace:1 lockdep:1 hung:1 \
+	for t in clean:0 boot:3 test:1 both:1 nomarker:3 calltrace:1 owndump:0 lockdep:1 hung:1 \
 		rcu:1 ptc:1 sysrq:1 cr:1 missing:2; do
 		want=${t#*:}
 		t=${t%%:*}

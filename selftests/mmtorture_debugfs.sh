@@ -13,7 +13,7 @@ set -uo pipefail
 EINVAL_MSG='Invalid argument'
 EBUSY_MSG='Device or resource busy'
 
-mmt_selftest_begin 12
+mmt_selftest_begin 14
 
 # Make sure no run is in progress (a previous test may have left one).
 if [ "$(mmt_state)" = running ]; then
@@ -57,6 +57,21 @@ expect_errno "$EINVAL_MSG" "control: 'run nosuch' fails with EINVAL" "run nosuch
 expect_errno "$EINVAL_MSG" "control: 'run smoke duration=abc' fails with EINVAL" "run smoke duration=abc"
 expect_errno "$EINVAL_MSG" "control: 'run smoke pages=0' fails with EINVAL" "run smoke pages=0"
 expect_errno "$EINVAL_MSG" "control: 'run smoke unknownkey=1' fails with EINVAL" "run smoke unknownkey=1"
+expect_errno "$EINVAL_MSG" "control: 'run smoke duration=1 duration=2' (a repeated key) fails with EINVAL" "run smoke duration=1 duration=2"
+
+# A flood of rejected writes is warned about at a limited rate (10 per 5 s,
+# then one "suppressed" line), not once per write.
+before=$(dmesg | grep -c 'mmtorture: control: bad command' || true)
+for i in $(seq 200); do
+	printf 'bogus%s\n' "$i" > "$MMT_DIR/control" 2> /dev/null
+done
+after=$(dmesg | grep -c 'mmtorture: control: bad command' || true)
+ktap_print_msg "200 rejected writes: $((after - before)) warnings on the console"
+if [ $((after - before)) -ge 1 ] && [ $((after - before)) -le 20 ]; then
+	ktap_test_pass "rejected writes warn rate-limited ($((after - before)) lines for 200 writes)"
+else
+	ktap_test_fail "rejected writes warn rate-limited ($((after - before)) lines for 200 writes)"
+fi
 
 # A second run while one is in progress: EBUSY. Then stop the first one.
 if mmt_write "run smoke duration=20"; then

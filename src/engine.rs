@@ -74,7 +74,70 @@ pub(crate) const COMMON_PARAMS: &[ParamSpec] = &[
         max: 60000,
         help: "CPU shuffle period, 0 = off",
     },
+    ParamSpec {
+        name: "stall_s",
+        default: 10,
+        min: 1,
+        max: 600,
+        help: "a worker without progress this long is stuck",
+    },
 ];
+
+/// Rate limit of the warnings about rejected input (as printk_ratelimited:
+/// at most `BURST` per `INTERVAL_MS`; the suppressed ones are counted and
+/// said once the next window opens). A flood of bad writes must not flood
+/// the console (under TCG the console is the bottleneck).
+pub(crate) struct WarnLimit {
+    window_ms: Atomic<u64>,
+    printed: Atomic<u32>,
+    suppressed: Atomic<u32>,
+}
+
+impl WarnLimit {
+    const INTERVAL_MS: u64 = 5000;
+    const BURST: u32 = 10;
+
+    const fn new() -> Self {
+        Self {
+            window_ms: Atomic::new(0),
+            printed: Atomic::new(0),
+            suppressed: Atomic::new(0),
+        }
+    }
+
+    /// May a warning be printed now?
+    pub(crate) fn allow(&self) -> bool {
+        let now = ffi::now_ms();
+        let start = self.window_ms.load(Relaxed);
+        if now.saturating_sub(start) >= Self::INTERVAL_MS
+            && self.window_ms.cmpxchg(start, now, Full).is_ok()
+        {
+            self.printed.store(0, Relaxed);
+            let n = self.suppressed.xchg(0, Relaxed);
+            if n > 0 {
+                pr_warn!("{} warnings about rejected control writes suppressed\n", n);
+            }
+        }
+        if self.printed.fetch_add(1, Relaxed) < Self::BURST {
+            return true;
+        }
+        self.suppressed.add(1, Relaxed);
+        false
+    }
+}
+
+/// The rate limit of every warning about rejected input.
+pub(crate) static WARN_LIMIT: WarnLimit = WarnLimit::new();
+
+/// `pr_warn!` for rejected input, rate-limited by [`WARN_LIMIT`].
+#[macro_export]
+macro_rules! input_warn {
+    ($($arg:tt)*) => {
+        if $crate::engine::WARN_LIMIT.allow() {
+            ::kernel::prelude::pr_warn!($($arg)*);
+        }
+    };
+}
 
 /// The parsed parameters of one run.
 pub(crate) struct Params {
@@ -105,20 +168,26 @@ impl Params {
             values.push((spec.name, spec.default), GFP_KERNEL)?;
         }
         let mut cpus = KVec::new();
+        let mut seen: KVec<&str> = KVec::new();
         for word in words {
             let Some((key, val)) = word.split_once('=') else {
-                pr_warn!("run {}: '{}' is not key=value\n", name, word);
+                crate::input_warn!("run {}: '{}' is not key=value\n", name, word);
                 return Err(EINVAL);
             };
+            if seen.contains(&key) {
+                crate::input_warn!("run {}: parameter '{}' given twice\n", name, key);
+                return Err(EINVAL);
+            }
+            seen.push(key, GFP_KERNEL)?;
             if key == "cpus" {
                 if !parse_cpu_list(val, &mut cpus)? {
-                    pr_warn!("run {}: cpus='{}' is not a list of distinct online CPUs (e.g. 0-3 or 0,2)\n", name, val);
+                    crate::input_warn!("run {}: cpus='{}' is not a list of distinct online CPUs (e.g. 0-3 or 0,2)\n", name, val);
                     return Err(EINVAL);
                 }
                 continue;
             }
             let Some(spec) = all_params(desc).find(|s| s.name == key) else {
-                pr_warn!(
+                crate::input_warn!(
                     "run {}: unknown parameter '{}' (see scenarios)\n",
                     name,
                     key
@@ -126,11 +195,11 @@ impl Params {
                 return Err(EINVAL);
             };
             let Some(v) = parse_u64(val) else {
-                pr_warn!("run {}: {}='{}' is not a number\n", name, key, val);
+                crate::input_warn!("run {}: {}='{}' is not a number\n", name, key, val);
                 return Err(EINVAL);
             };
             if v < spec.min || v > spec.max {
-                pr_warn!(
+                crate::input_warn!(
                     "run {}: {}={} is out of range {}..={} ({})\n",
                     name,
                     key,
@@ -210,6 +279,8 @@ pub(crate) enum RunState {
     Failed = 3,
     Stopped = 4,
     Error = 5,
+    /// The machine lacks a precondition (NUMA nodes, THPs): not a verdict.
+    Skipped = 6,
 }
 
 impl RunState {
@@ -219,6 +290,7 @@ impl RunState {
             3 => Self::Failed,
             4 => Self::Stopped,
             5 => Self::Error,
+            6 => Self::Skipped,
             _ => Self::Running,
         }
     }
@@ -230,6 +302,7 @@ impl RunState {
             Self::Failed => "failed",
             Self::Stopped => "stopped",
             Self::Error => "error",
+            Self::Skipped => "skipped",
         }
     }
 }
@@ -262,9 +335,13 @@ pub(crate) enum Counter {
     Timeouts,
     /// Probe walks that visited the destination vma first (conclusive).
     Probes,
+    /// Threads that entered the park point (the window held open).
+    ParkEntries,
+    /// Folios taken off the LRU by a scenario's isolator.
+    Isolated,
 }
 
-const COUNTERS: usize = 12;
+const COUNTERS: usize = 14;
 
 const COUNTER_NAMES: [&str; COUNTERS] = [
     "iterations",
@@ -279,7 +356,50 @@ const COUNTER_NAMES: [&str; COUNTERS] = [
     "rounds",
     "park_timeouts",
     "probes",
+    "park_entries",
+    "isolated",
 ];
+
+impl Counter {
+    /// The counter's name in `status` and `result`.
+    pub(crate) fn name(self) -> &'static str {
+        COUNTER_NAMES[self as usize]
+    }
+}
+
+/// Coverage evidence a scenario declares (in the scenario table): a run that
+/// ends without `counter >= min` did not prove its race ran and fails with
+/// `no-coverage`, as rcutorture treats a writer that made no progress. The
+/// need is waived when parameter `unless.0` equals `unless.1` (e.g. no park
+/// entries are needed with `park=0`).
+pub(crate) struct Need {
+    pub(crate) counter: Counter,
+    pub(crate) min: u64,
+    pub(crate) unless: Option<(&'static str, u64)>,
+}
+
+/// A need that always applies.
+pub(crate) const fn need(counter: Counter, min: u64) -> Need {
+    Need {
+        counter,
+        min,
+        unless: None,
+    }
+}
+
+/// A need waived when parameter `param` is `value`.
+pub(crate) const fn need_unless(
+    counter: Counter,
+    min: u64,
+    param: &'static str,
+    value: u64,
+) -> Need {
+    Need {
+        counter,
+        min,
+        unless: Some((param, value)),
+    }
+}
 
 /// Everything about one run that outlives its threads.
 #[pin_data]
@@ -289,6 +409,8 @@ pub(crate) struct RunShared {
     pub(crate) seed: u64,
     state: Atomic<u32>,
     stop_requested: Atomic<bool>,
+    /// The run-wide stop (torture_must_stop): the run is ending.
+    ending: Atomic<bool>,
     failed: Atomic<bool>,
     started: Instant<Monotonic>,
     elapsed_ms: Atomic<u64>,
@@ -300,6 +422,15 @@ pub(crate) struct RunShared {
     violations: Mutex<KVec<Violation>>,
     #[pin]
     result: Mutex<Option<CString>>,
+    /// Why the run was skipped (a missing machine precondition).
+    #[pin]
+    skip: Mutex<Option<&'static str>>,
+    /// Roles of the workers the watchdog found stuck.
+    #[pin]
+    stuck: Mutex<KVec<&'static str>>,
+    /// Stuck workers given up on that have not returned yet (each pins
+    /// the module).
+    orphans: Atomic<u32>,
 }
 
 impl RunShared {
@@ -316,6 +447,7 @@ impl RunShared {
                 seed,
                 state: Atomic::new(RunState::Running as u32),
                 stop_requested: Atomic::new(false),
+                ending: Atomic::new(false),
                 failed: Atomic::new(false),
                 started: Instant::now(),
                 elapsed_ms: Atomic::new(0),
@@ -325,6 +457,9 @@ impl RunShared {
                 nr_violations: Atomic::new(0),
                 violations <- new_mutex!(KVec::new()),
                 result <- new_mutex!(None),
+                skip <- new_mutex!(None),
+                stuck <- new_mutex!(KVec::new()),
+                orphans: Atomic::new(0),
             }),
             GFP_KERNEL,
         )
@@ -342,7 +477,10 @@ impl RunShared {
     /// True once workers should stop: stop requested, a violation seen, or
     /// the thread itself is being stopped.
     pub(crate) fn should_stop(&self) -> bool {
-        self.stop_requested.load(Acquire) || self.failed.load(Acquire) || ffi::kthread_should_stop()
+        self.stop_requested.load(Acquire)
+            || self.ending.load(Acquire)
+            || self.failed.load(Acquire)
+            || ffi::kthread_should_stop()
     }
 
     /// Sets a counter that mirrors a total kept elsewhere.
@@ -356,8 +494,28 @@ impl RunShared {
         if ffi::node_online(0) && ffi::node_online(1) {
             return Ok(());
         }
-        pr_warn!("{} needs NUMA nodes 0 and 1 online\n", self.desc.name);
-        Err(ENODEV)
+        Err(self.skip("needs NUMA nodes 0 and 1 online"))
+    }
+
+    /// The machine lacks a precondition of the scenario: the run ends
+    /// `skipped` with `reason` (return the error this gives from `setup`).
+    pub(crate) fn skip(&self, reason: &'static str) -> Error {
+        pr_warn!("{}: skipped: {}\n", self.desc.name, reason);
+        *self.skip.lock() = Some(reason);
+        ENODEV
+    }
+
+    /// The first declared need this run fell short of: (need, count).
+    fn shortfall(&self) -> Option<(&'static Need, u64)> {
+        self.desc.coverage.iter().find_map(|n| {
+            if let Some((p, v)) = n.unless {
+                if self.params.get(p) == v {
+                    return None;
+                }
+            }
+            let got = self.counters[n.counter as usize].load(Relaxed);
+            (got < n.min).then_some((n, got))
+        })
     }
 
     /// Adds `n` to a counter.
@@ -384,6 +542,11 @@ impl RunShared {
         self.failed.store(true, Release);
     }
 
+    /// Milliseconds since the run started (not frozen).
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
     /// Milliseconds since the run started (frozen once it ended).
     pub(crate) fn elapsed_ms(&self) -> u64 {
         match self.state() {
@@ -402,7 +565,28 @@ impl RunShared {
         for (i, name) in COUNTER_NAMES.iter().enumerate() {
             writeln!(f, "{}: {}", name, self.counters[i].load(Relaxed))?;
         }
-        writeln!(f, "violations: {}", self.nr_violations.load(Relaxed))
+        writeln!(f, "violations: {}", self.nr_violations.load(Relaxed))?;
+        self.write_stuck(f)
+    }
+
+    /// The stuck workers and whether they still pin the module.
+    fn write_stuck(&self, f: &mut impl Write) -> core::fmt::Result {
+        let stuck = self.stuck.lock();
+        if stuck.is_empty() {
+            return Ok(());
+        }
+        write!(f, "stuck:")?;
+        for role in stuck.iter() {
+            write!(f, " mmt_{role}")?;
+        }
+        writeln!(f)?;
+        match self.orphans.load(Relaxed) {
+            0 => Ok(()),
+            n => writeln!(
+                f,
+                "pinned: {n} stuck worker(s) still in the kernel; mmtorture cannot be unloaded until they return"
+            ),
+        }
     }
 
     /// `result`: the KTAP report of the finished run, if any.
@@ -443,12 +627,39 @@ impl RunShared {
                 total as usize - MAX_VIOLATIONS
             );
         }
-        if let Some(e) = error {
+        let _ = self.write_stuck(&mut out);
+        let skip = *self.skip.lock();
+        if let (Some(e), None) = (error, skip) {
             let _ = writeln!(out, "# error: run aborted with errno {}", e.to_errno());
         }
-        let _ = match state {
-            RunState::Passed => writeln!(out, "ok 1 {name}"),
-            RunState::Stopped => writeln!(out, "ok 1 {name} # SKIP stopped before its duration"),
+        let short = match state {
+            RunState::Failed if self.nr_violations.load(Relaxed) == 0 => self.shortfall(),
+            _ => None,
+        };
+        if let Some((n, got)) = short {
+            let _ = writeln!(
+                out,
+                "# no-coverage: {} {} < {}",
+                n.counter.name(),
+                got,
+                n.min
+            );
+        }
+        let _ = match (state, short) {
+            (RunState::Passed, _) => writeln!(out, "ok 1 {name}"),
+            (RunState::Stopped, _) => {
+                writeln!(out, "ok 1 {name} # SKIP stopped before its duration")
+            }
+            (RunState::Skipped, _) => {
+                writeln!(out, "ok 1 {name} # SKIP {}", skip.unwrap_or("precondition"))
+            }
+            (_, Some((n, got))) => writeln!(
+                out,
+                "not ok 1 {name} # no-coverage: {} {} < {}",
+                n.counter.name(),
+                got,
+                n.min
+            ),
             _ => writeln!(out, "not ok 1 {name}"),
         };
         out.into_cstring()
@@ -543,6 +754,22 @@ pub(crate) struct WorkerCtx<'a> {
     pub(crate) iteration: u64,
     /// One page of scratch space.
     pub(crate) buf: KVec<u8>,
+    /// This worker's progress stamp, read by the runner's watchdog.
+    beat: &'a Atomic<u64>,
+}
+
+impl WorkerCtx<'_> {
+    /// Records progress: the worker is back in module code (not stuck in
+    /// the kernel under test). Every wait loop of a worker calls it.
+    pub(crate) fn alive(&self) {
+        self.beat.store(self.run.now_ms(), Relaxed);
+    }
+
+    /// [`RunShared::should_stop`] for a worker, recording progress.
+    pub(crate) fn should_stop(&self) -> bool {
+        self.alive();
+        self.run.should_stop()
+    }
 }
 
 /// Aligns the critical sections of two workers racing each other, round by
@@ -589,7 +816,7 @@ impl Aligner {
         // by the other side after it.
         let round = self.reached[me].fetch_add(1, Full) + 1;
         while self.reached[other].load(Acquire) < round {
-            if w.run.should_stop() {
+            if w.should_stop() {
                 return false;
             }
             ffi::cond_resched();
@@ -646,7 +873,7 @@ impl Aligner {
         let (me, other) = (side & 1, (side & 1) ^ 1);
         let round = self.reached[me].load(Relaxed);
         while self.ended[other].load(Acquire) < round {
-            if w.run.should_stop() {
+            if w.should_stop() {
                 return false;
             }
             ffi::cond_resched();
@@ -661,7 +888,7 @@ impl WorkerCtx<'_> {
     /// False if the run is stopping.
     pub(crate) fn wait_published(&self, published: &Atomic<u64>) -> bool {
         while published.load(Acquire) <= self.iteration {
-            if self.run.should_stop() {
+            if self.should_stop() {
                 return false;
             }
             ffi::cond_resched();
@@ -673,6 +900,15 @@ impl WorkerCtx<'_> {
 /// A started worker: its thread (joined on drop) and its shared state.
 type WorkerHandle<S> = (Kthread<Worker<S>>, Arc<Worker<S>>);
 
+/// Phases of a worker thread (`Worker::phase`). The worker moves NEW →
+/// RUNNING → DONE; the runner may move RUNNING → ORPHANED when it gives up
+/// on a stuck worker. Whoever's cmpxchg wins decides: a DONE worker is
+/// joined, an ORPHANED one exits on its own when (if) it returns.
+const NEW: u32 = 0;
+const RUNNING: u32 = 1;
+const DONE: u32 = 2;
+const ORPHANED: u32 = 3;
+
 /// A worker thread: runs `S::step` for its role until the run stops.
 struct Worker<S: Scenario> {
     run: Arc<RunShared>,
@@ -680,35 +916,45 @@ struct Worker<S: Scenario> {
     mm: ARef<MmWithUser>,
     role: usize,
     aborted: Atomic<i32>,
+    phase: Atomic<u32>,
+    /// Run time (ms) of the worker's last progress.
+    beat: Atomic<u64>,
 }
 
-impl<S: Scenario> ThreadMain for Worker<S> {
-    fn thread_main(this: Arc<Self>) {
-        let mm = MmUse::new(&this.mm);
-        let run = &*this.run;
+impl<S: Scenario> Worker<S> {
+    /// The worker's loop. Returns true if the runner gave up on it meanwhile.
+    fn work(&self) -> bool {
+        let run = &*self.run;
+        if self.phase.cmpxchg(NEW, RUNNING, Full).is_err() {
+            return false;
+        }
+        self.beat.store(run.now_ms(), Relaxed);
+        let mm = MmUse::new(&self.mm);
         run.started_workers.add(1, Relaxed);
         // Start barrier: every worker begins its loop at the same moment.
         while !run.go.load(Acquire) && !run.should_stop() {
+            self.beat.store(run.now_ms(), Relaxed);
             fsleep(Delta::from_millis(1));
         }
         let buf = match KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL) {
             Ok(b) => b,
             Err(e) => {
-                this.aborted.store(Error::from(e).to_errno(), Release);
+                self.aborted.store(Error::from(e).to_errno(), Release);
                 run.request_stop();
                 KVec::new()
             }
         };
         let mut ctx = WorkerCtx {
             run,
-            role: this.role,
-            rng: Rng::new(run.seed, this.role as u64 + 1),
+            role: self.role,
+            rng: Rng::new(run.seed, self.role as u64 + 1),
             iteration: 0,
             buf,
+            beat: &self.beat,
         };
-        while !run.should_stop() {
-            if let Err(e) = this.scenario.step(&mut ctx, &mm) {
-                this.aborted.store(e.to_errno(), Release);
+        while !ctx.should_stop() {
+            if let Err(e) = self.scenario.step(&mut ctx, &mm) {
+                self.aborted.store(e.to_errno(), Release);
                 run.request_stop();
                 break;
             }
@@ -716,7 +962,26 @@ impl<S: Scenario> ThreadMain for Worker<S> {
             run.count(Counter::Iterations, 1);
             ffi::cond_resched();
         }
+        drop(ctx);
         drop(mm);
+        self.phase.cmpxchg(RUNNING, DONE, Full).is_err()
+    }
+}
+
+impl<S: Scenario> ThreadMain for Worker<S> {
+    fn thread_main(this: Arc<Self>) {
+        if this.work() {
+            // The runner gave up on this thread and holds a module reference
+            // for it: say so, drop everything, and release that reference.
+            pr_info!(
+                "{}: stuck worker mmt_{} returned; its module reference is released\n",
+                this.run.desc.name,
+                S::ROLES[this.role]
+            );
+            this.run.orphans.fetch_sub(1, Relaxed);
+            drop(this);
+            ffi::exit_orphaned();
+        }
         // Stay until kthread_stop(): the runner joins every worker.
         while !ffi::kthread_should_stop() {
             fsleep(Delta::from_millis(10));
@@ -734,9 +999,11 @@ impl ThreadMain for Runner {
         let run = &this.run;
         let res = (run.desc.execute)(run);
         let state = match &res {
+            Err(_) if run.skip.lock().is_some() => RunState::Skipped,
             Err(_) => RunState::Error,
             Ok(()) if run.failed.load(Acquire) => RunState::Failed,
             Ok(()) if run.stop_requested.load(Acquire) => RunState::Stopped,
+            Ok(()) if run.shortfall().is_some() => RunState::Failed,
             Ok(()) => RunState::Passed,
         };
         run.elapsed_ms
@@ -792,6 +1059,8 @@ fn execute_checked<S: Scenario>(run: &Arc<RunShared>, taints: &checkers::TaintWa
             mm: mm.clone(),
             role,
             aborted: Atomic::new(0),
+            phase: Atomic::new(NEW),
+            beat: Atomic::new(run.now_ms()),
         };
         let w = Arc::new(w, GFP_KERNEL)?;
         let cpu = nth_cpu(&run.params.cpus, role);
@@ -808,16 +1077,17 @@ fn execute_checked<S: Scenario>(run: &Arc<RunShared>, taints: &checkers::TaintWa
         run.go.store(true, Release);
         wait_for_end(run, &workers, taints);
     }
-    // Stop and join every worker before the mm goes away.
-    let mut aborted = None;
-    while let Some((thread, w)) = workers.pop() {
-        drop(thread);
-        let e = w.aborted.load(Acquire);
-        if e != 0 {
-            aborted = Some(Error::from_errno(e));
-        }
-    }
+    // The run-wide stop (torture_must_stop): every worker sees it before
+    // any is joined, so none spins waiting for a partner already gone.
+    run.ending.store(true, Release);
+    let (aborted, orphaned) = join_workers(run, workers);
     start_err?;
+    if orphaned {
+        // A stuck worker still uses the mm and may hold its locks: no final
+        // checks, no teardown. The run has failed (worker-stuck); the mm
+        // goes when the last worker lets go of it.
+        return Ok(());
+    }
     if let Some(e) = aborted {
         return Err(e);
     }
@@ -838,8 +1108,107 @@ fn execute_checked<S: Scenario>(run: &Arc<RunShared>, taints: &checkers::TaintWa
     scenario.after_teardown(run)
 }
 
+/// Records that worker `role` made no progress for `idle_ms` and dumps its
+/// stack (rcutorture's stall warning).
+fn report_stuck<S: Scenario>(
+    run: &RunShared,
+    thread: &Kthread<Worker<S>>,
+    role: usize,
+    idle_ms: u64,
+) {
+    let name = S::ROLES[role];
+    pr_err!(
+        "{}: worker mmt_{} made no progress for {} ms (stall_s={}); its stack:\n",
+        run.desc.name,
+        name,
+        idle_ms,
+        run.params.get("stall_s")
+    );
+    thread.show_stack();
+    {
+        let mut stuck = run.stuck.lock();
+        if !stuck.contains(&name) {
+            // On allocation failure the violation below still says it.
+            let _ = stuck.push(name, GFP_KERNEL);
+        }
+    }
+    run.violation(Violation {
+        invariant: checkers::Invariant::WorkerStuck,
+        addr: 0,
+        pfn: 0,
+        expected: run.params.get("stall_s") * 1000,
+        found: idle_ms,
+        what: "ms without progress of a worker (see `stuck:` and its stack on the console)",
+    });
+}
+
+/// Joins every worker. A worker that does not finish its loop within
+/// `stall_s` of the stop is reported stuck (if the watchdog has not already)
+/// and given up on: the runner does not block on a thread the kernel under
+/// test has wedged. Returns the first worker error, and whether any worker
+/// was given up on.
+fn join_workers<S: Scenario>(
+    run: &RunShared,
+    mut workers: KVec<WorkerHandle<S>>,
+) -> (Option<Error>, bool) {
+    let stall_ms = run.params.get("stall_s") * 1000;
+    let t0 = run.now_ms();
+    let (mut aborted, mut orphaned) = (None, false);
+    while let Some((thread, w)) = workers.pop() {
+        let role = S::ROLES[w.role];
+        while w.phase.load(Acquire) == RUNNING {
+            let reported = run.stuck.lock().contains(&role);
+            // A worker already reported stuck gets a short grace only.
+            let grace = if reported { 200 } else { stall_ms };
+            if run.now_ms().saturating_sub(t0) < grace {
+                fsleep(Delta::from_millis(10));
+                continue;
+            }
+            // The module reference the worker will drop is taken before the
+            // worker can see ORPHANED.
+            if !ffi::module_pin() {
+                pr_err!(
+                    "{}: module unloading: waiting for stuck worker mmt_{}\n",
+                    run.desc.name,
+                    role
+                );
+                break;
+            }
+            run.orphans.add(1, Relaxed);
+            if w.phase.cmpxchg(RUNNING, ORPHANED, Full).is_err() {
+                // It finished meanwhile: join it after all.
+                run.orphans.fetch_sub(1, Relaxed);
+                ffi::module_unpin();
+                break;
+            }
+            if !reported {
+                let idle = run.now_ms().saturating_sub(w.beat.load(Relaxed));
+                report_stuck(run, &thread, w.role, idle);
+            }
+            pr_err!(
+                "{}: gave up on worker mmt_{}; mmtorture is pinned until it returns\n",
+                run.desc.name,
+                role
+            );
+            orphaned = true;
+            break;
+        }
+        if w.phase.load(Acquire) == ORPHANED {
+            thread.forget();
+        } else {
+            drop(thread);
+        }
+        let e = w.aborted.load(Acquire);
+        if e != 0 {
+            aborted = Some(Error::from_errno(e));
+        }
+    }
+    (aborted, orphaned)
+}
+
 /// Waits until the duration is over, a stop was requested, a violation was
-/// found, or the runner is being stopped; shuffles worker CPUs meanwhile.
+/// found, or the runner is being stopped; shuffles worker CPUs meanwhile and
+/// watches every worker's progress.
 fn wait_for_end<S: Scenario>(
     run: &RunShared,
     workers: &KVec<WorkerHandle<S>>,
@@ -847,17 +1216,24 @@ fn wait_for_end<S: Scenario>(
 ) {
     let duration_ms = run.params.get("duration") * 1000;
     let shuffle_ms = run.params.get("shuffle_ms");
+    let stall_ms = run.params.get("stall_s") * 1000;
     let cpus = &run.params.cpus;
     let mut next_shuffle = shuffle_ms;
     let mut offset = 0usize;
     loop {
-        let now = run.started.elapsed().as_millis() as u64;
+        let now = run.now_ms();
         if now >= duration_ms || run.should_stop() {
             break;
         }
         if let Some(v) = taints.check() {
             run.violation(v);
             break;
+        }
+        for (thread, w) in workers.iter() {
+            let idle = now.saturating_sub(w.beat.load(Relaxed));
+            if w.phase.load(Acquire) == RUNNING && idle >= stall_ms {
+                report_stuck(run, thread, w.role, idle);
+            }
         }
         if shuffle_ms > 0 && now >= next_shuffle && cpus.len() > 1 {
             offset += 1;

@@ -81,10 +81,38 @@ struct RawFolioInfo {
     unevictable: bool,
 }
 
+/// The shim's layouts and constants, generated from src/abi.c by Kbuild.
+mod abi {
+    #![allow(dead_code)]
+    include!("abi_gen.rs");
+}
+
+// The mirrors above must match shim.h exactly: a field moved, resized or
+// reordered on either side is a compile error here, not a silent misread.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<RawPteInfo>() == abi::MMT_PTE_INFO_SIZE);
+    assert!(offset_of!(RawPteInfo, kind) == abi::MMT_PTE_INFO_KIND);
+    assert!(offset_of!(RawPteInfo, writable) == abi::MMT_PTE_INFO_WRITABLE);
+    assert!(offset_of!(RawPteInfo, pfn) == abi::MMT_PTE_INFO_PFN);
+    assert!(offset_of!(RawPteInfo, folio) == abi::MMT_PTE_INFO_FOLIO);
+    assert!(size_of::<RawFolioInfo>() == abi::MMT_FOLIO_INFO_SIZE);
+    assert!(offset_of!(RawFolioInfo, pfn) == abi::MMT_FOLIO_INFO_PFN);
+    assert!(offset_of!(RawFolioInfo, nid) == abi::MMT_FOLIO_INFO_NID);
+    assert!(offset_of!(RawFolioInfo, order) == abi::MMT_FOLIO_INFO_ORDER);
+    assert!(offset_of!(RawFolioInfo, mapcount) == abi::MMT_FOLIO_INFO_MAPCOUNT);
+    assert!(offset_of!(RawFolioInfo, refcount) == abi::MMT_FOLIO_INFO_REFCOUNT);
+    assert!(offset_of!(RawFolioInfo, anon) == abi::MMT_FOLIO_INFO_ANON);
+    assert!(offset_of!(RawFolioInfo, lru) == abi::MMT_FOLIO_INFO_LRU);
+    assert!(offset_of!(RawFolioInfo, mlocked) == abi::MMT_FOLIO_INFO_MLOCKED);
+    assert!(offset_of!(RawFolioInfo, locked) == abi::MMT_FOLIO_INFO_LOCKED);
+    assert!(offset_of!(RawFolioInfo, unevictable) == abi::MMT_FOLIO_INFO_UNEVICTABLE);
+};
+
 type RmapOne = unsafe extern "C" fn(*mut RawFolio, *mut RawVma, c_ulong, *mut c_void) -> bool;
 
 extern "C" {
-    fn mmt_resolve_symbols(missing: *mut *const c_char) -> c_int;
+    fn mmt_resolve_symbols(missing: *mut *const c_char, ibt_force: bool) -> c_int;
     fn mmt_mm_create() -> *mut RawMm;
     fn mmt_shmem_file(size: i64) -> *mut RawFile;
     fn mmt_vm_mmap_file_private(file: *mut RawFile, len: c_ulong, locked: bool) -> c_ulong;
@@ -104,6 +132,13 @@ extern "C" {
     fn mmt_task_set_cpu(t: *mut RawTask, cpu: c_int) -> c_int;
     fn mmt_kthread_stop(t: *mut RawTask) -> c_int;
     fn mmt_kthread_should_stop() -> bool;
+    fn mmt_task_show_stack(t: *mut RawTask);
+    fn mmt_module_pin() -> bool;
+    fn mmt_module_unpin();
+    fn mmt_task_put(t: *mut RawTask);
+    fn mmt_module_put_and_exit() -> !;
+    fn mmt_mod_isolated_anon(nid: c_int, delta: core::ffi::c_long);
+    fn mmt_vm_mmap_file_shared(file: *mut RawFile, addr: c_ulong, len: c_ulong) -> c_ulong;
     fn mmt_num_online_cpus() -> c_int;
     fn mmt_cpu_online(cpu: c_int) -> bool;
     fn mmt_node_online(nid: c_int) -> bool;
@@ -185,12 +220,14 @@ extern "C" {
 }
 
 /// Resolves every unexported symbol the shim needs. On failure, logs the
-/// missing symbol's name and returns `ENOENT`, so `insmod` fails clearly.
-pub(crate) fn resolve_symbols() -> Result {
+/// missing symbol's name and returns `ENOENT`, so `insmod` fails clearly;
+/// `ENOEXEC` (each unusable symbol named on the console) if kernel IBT is
+/// enforced (or `ibt_force`) and a resolved function has no ENDBR.
+pub(crate) fn resolve_symbols(ibt_force: bool) -> Result {
     let mut missing: *const c_char = core::ptr::null();
     // SAFETY: `missing` is a valid location for the shim to store a pointer to
     // a static string.
-    let ret = unsafe { mmt_resolve_symbols(&mut missing) };
+    let ret = unsafe { mmt_resolve_symbols(&mut missing, ibt_force) };
     if ret == 0 {
         return Ok(());
     }
@@ -202,8 +239,9 @@ pub(crate) fn resolve_symbols() -> Result {
             "cannot resolve kernel symbol {}: is this the kernel mmtorture was built for?\n",
             name.to_str().unwrap_or("?")
         );
+        return Err(ENOENT);
     }
-    Err(ENOENT)
+    Err(Error::from_errno(ret))
 }
 
 /// Creates a fresh, empty user address space (as `kunit_attach_mm()` does).
@@ -284,6 +322,19 @@ impl<'a> MmUse<'a> {
             return Err(Error::from_errno(addr as i32));
         }
         Ok(addr)
+    }
+
+    /// `mmap(addr, len, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, file, 0)`
+    /// in the attached mm (replaces whatever was mapped there).
+    pub(crate) fn mmap_file_shared_at(&self, file: &ShmemFile, addr: usize, len: usize) -> Result {
+        // SAFETY: `file` is a live file we hold a reference on; the mapping
+        // is made in current->mm, the attached test mm by the invariant.
+        let got =
+            unsafe { mmt_vm_mmap_file_shared(file.0.as_ptr(), addr as c_ulong, len as c_ulong) };
+        if (got as isize) < 0 && (got as isize) >= -4095 {
+            return Err(Error::from_errno(got as i32));
+        }
+        Ok(())
     }
 
     /// `mremap(old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new)` in the
@@ -460,20 +511,20 @@ pub(crate) fn pte_lookup(
 impl RawPteInfo {
     fn state(&self) -> PteState {
         let (pfn, writable) = (self.pfn, self.writable);
-        match self.kind {
-            0 => PteState::None,
-            1 => PteState::Present {
+        match self.kind as usize {
+            abi::MMT_PTE_NONE => PteState::None,
+            abi::MMT_PTE_PRESENT => PteState::Present {
                 pfn,
                 writable,
                 huge: false,
             },
-            2 => PteState::Migration { pfn, huge: false },
-            4 => PteState::Present {
+            abi::MMT_PTE_MIGRATION => PteState::Migration { pfn, huge: false },
+            abi::MMT_PMD_PRESENT => PteState::Present {
                 pfn,
                 writable,
                 huge: true,
             },
-            5 => PteState::Migration { pfn, huge: true },
+            abi::MMT_PMD_MIGRATION => PteState::Migration { pfn, huge: true },
             _ => PteState::Other,
         }
     }
@@ -977,6 +1028,13 @@ pub(crate) fn stat(s: Stat) -> i64 {
     }
 }
 
+/// Busted op only: moves NR_ISOLATED_ANON of node `nid` by `delta` pages
+/// without isolating anything (what a double putback would leave).
+pub(crate) fn mod_isolated_anon(nid: i32, delta: i64) {
+    // SAFETY: the shim range-checks `nid`; the counter is only arithmetic.
+    unsafe { mmt_mod_isolated_anon(nid, delta as core::ffi::c_long) };
+}
+
 /// A kthread running `T::thread_main` on a shared `Arc<T>`.
 ///
 /// # Invariants
@@ -1054,6 +1112,46 @@ impl<T: ThreadMain> Kthread<T> {
     }
 }
 
+impl<T: ThreadMain> Kthread<T> {
+    /// Prints the thread's stack on the console (`sched_show_task()`).
+    pub(crate) fn show_stack(&self) {
+        // SAFETY: we hold a reference on the task.
+        unsafe { mmt_task_show_stack(self.task.as_ptr()) };
+    }
+
+    /// Gives up on joining a thread that does not return (stuck in the
+    /// kernel under test): releases the task reference without
+    /// kthread_stop(). The thread must have started its function (so it owns
+    /// its `Arc`), and a [`module_pin`] reference must be held for it, which
+    /// the thread drops with [`exit_orphaned`].
+    pub(crate) fn forget(self) {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: we hold a task reference (the invariant), released here
+        // instead of by kthread_stop_put(); the thread runs on and owns `data`.
+        unsafe { mmt_task_put(this.task.as_ptr()) };
+    }
+}
+
+/// `try_module_get(THIS_MODULE)`: false once the module is going away.
+pub(crate) fn module_pin() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { mmt_module_pin() }
+}
+
+/// `module_put(THIS_MODULE)` of a [`module_pin`] reference.
+pub(crate) fn module_unpin() {
+    // SAFETY: callers drop only a reference they took with module_pin().
+    unsafe { mmt_module_unpin() }
+}
+
+/// Ends an orphaned kthread: drops the module reference [`module_pin`]
+/// took and exits without returning into module code.
+pub(crate) fn exit_orphaned() -> ! {
+    // SAFETY: called only by a thread whose handle was orphaned, so the module
+    // reference this releases was taken for it.
+    unsafe { mmt_module_put_and_exit() }
+}
+
 impl<T: ThreadMain> Drop for Kthread<T> {
     /// `kthread_stop()`: asks the thread to stop and waits for it.
     fn drop(&mut self) {
@@ -1103,6 +1201,12 @@ pub(crate) fn cond_resched() {
 pub(crate) fn report_taints() -> usize {
     // SAFETY: no preconditions.
     unsafe { mmt_report_taints() }
+}
+
+/// Monotonic milliseconds (NMI-safe clock), for rate limits.
+pub(crate) fn now_ms() -> u64 {
+    // SAFETY: no preconditions.
+    unsafe { mmt_ktime_fast_ns() / 1_000_000 }
 }
 
 /// `get_random_u64()`: used only when no seed was given.

@@ -9,7 +9,9 @@
 //! - `control` (w): `run <scenario> [key=value ...]` or `stop`;
 //! - `scenarios` (r): one line per scenario with its parameters and defaults;
 //! - `status` (r): state, counters and elapsed time of the current/last run;
-//! - `result` (r): KTAP report of the last finished run.
+//! - `result` (r): KTAP report of the last finished run;
+//! - `params` (r): every scenario parameter with its range, and the coverage
+//!   each scenario needs.
 //!
 //! Layers: this file (debugfs) → `engine` (run lifecycle, workers) →
 //! `scenarios` (what is tested, one table) → `checkers` (invariants) →
@@ -37,6 +39,12 @@ module! {
     authors: ["mmtorture developers"],
     description: "Races mm paths (rmap_walk, migrate_pages, move_page_tables, munlock) and checks invariants",
     license: "GPL",
+    params: {
+        ibt_force: bool {
+            default: false,
+            description: "refuse to load, as on a CPU enforcing kernel IBT, if a resolved function has no ENDBR (test knob)",
+        },
+    },
 }
 
 /// The current or last run and its runner thread.
@@ -65,11 +73,11 @@ struct Inner {
 impl Torture {
     fn run(&self, mut words: core::str::SplitWhitespace<'_>) -> Result {
         let Some(name) = words.next() else {
-            pr_warn!("control: 'run' needs a scenario name (see scenarios)\n");
+            crate::input_warn!("control: 'run' needs a scenario name (see scenarios)\n");
             return Err(EINVAL);
         };
         let Some(desc) = scenarios::find(name) else {
-            pr_warn!("control: unknown scenario '{}' (see scenarios)\n", name);
+            crate::input_warn!("control: unknown scenario '{}' (see scenarios)\n", name);
             return Err(EINVAL);
         };
         let params = Params::parse(desc, words)?;
@@ -79,7 +87,7 @@ impl Torture {
         }
         if let Some(cur) = &inner.current {
             if cur.run.state() == RunState::Running {
-                pr_warn!(
+                crate::input_warn!(
                     "control: a run of {} is in progress (write 'stop' first)\n",
                     cur.run.desc.name
                 );
@@ -118,12 +126,12 @@ fn control_write(t: &Arc<Torture>, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0u8; 512];
     let n = reader.len();
     if n == 0 || n > buf.len() {
-        pr_warn!("control: command must be 1..{} bytes\n", buf.len());
+        crate::input_warn!("control: command must be 1..{} bytes\n", buf.len());
         return Err(EINVAL);
     }
     reader.read_slice(&mut buf[..n])?;
     let Ok(line) = core::str::from_utf8(&buf[..n]) else {
-        pr_warn!("control: command is not UTF-8\n");
+        crate::input_warn!("control: command is not UTF-8\n");
         return Err(EINVAL);
     };
     let mut words = line.split_whitespace();
@@ -134,7 +142,7 @@ fn control_write(t: &Arc<Torture>, reader: &mut UserSliceReader) -> Result {
             Ok(())
         }
         _ => {
-            pr_warn!(
+            crate::input_warn!(
                 "control: bad command '{}': expected 'run <scenario> [key=value ...]' or 'stop'\n",
                 line.trim()
             );
@@ -172,6 +180,30 @@ fn scenarios_read(_t: &Arc<Torture>, f: &mut fmt::Formatter<'_>) -> fmt::Result 
     Ok(())
 }
 
+/// `params`: one line per parameter of every scenario, with its range and
+/// the coverage each scenario needs: `<scenario> <key> <default> <min> <max>
+/// # <help>`, then `<scenario> needs <counter>>=<min>[ unless k=v] ...`.
+fn params_read(_t: &Arc<Torture>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for s in scenarios::SCENARIOS {
+        for p in engine::all_params(s) {
+            writeln!(
+                f,
+                "{} {} {} {} {} # {}",
+                s.name, p.name, p.default, p.min, p.max, p.help
+            )?;
+        }
+        write!(f, "{} needs", s.name)?;
+        for n in s.coverage {
+            write!(f, " {}>={}", n.counter.name(), n.min)?;
+            if let Some((k, v)) = n.unless {
+                write!(f, "(unless {k}={v})")?;
+            }
+        }
+        writeln!(f)?;
+    }
+    Ok(())
+}
+
 struct MmTortureModule {
     torture: Arc<Torture>,
     _files: KVec<Pin<KBox<File<Arc<Torture>>>>>,
@@ -180,7 +212,7 @@ struct MmTortureModule {
 
 impl kernel::Module for MmTortureModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        ffi::resolve_symbols()?;
+        ffi::resolve_symbols(module_parameters::ibt_force.value())?;
         let torture = Arc::pin_init(
             pin_init!(Torture {
                 inner <- new_mutex!(Inner { current: None, shutting_down: false }),
@@ -188,7 +220,7 @@ impl kernel::Module for MmTortureModule {
             GFP_KERNEL,
         )?;
         let dir = Dir::new(c"mmtorture");
-        let mut files = KVec::with_capacity(4, GFP_KERNEL)?;
+        let mut files = KVec::with_capacity(5, GFP_KERNEL)?;
         // Each callback must be its own function item (debugfs asserts it
         // is zero-sized), hence a macro rather than a table.
         macro_rules! file {
@@ -203,6 +235,7 @@ impl kernel::Module for MmTortureModule {
         file!(read_callback_file, c"status", &status_read);
         file!(read_callback_file, c"result", &result_read);
         file!(read_callback_file, c"scenarios", &scenarios_read);
+        file!(read_callback_file, c"params", &params_read);
         pr_info!("loaded: {} scenarios\n", scenarios::SCENARIOS.len());
         Ok(Self {
             torture,

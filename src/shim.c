@@ -21,18 +21,23 @@
 #include <linux/highmem.h>
 #include <linux/kprobes.h>
 #include <linux/kthread.h>
+#include <linux/uaccess.h>
+#include <asm/ibt.h>
 #include <linux/leafops.h>
 #include <linux/mempolicy.h>
 #include <linux/mman.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
+#include <linux/module.h>
 #include <linux/nodemask.h>
 #include <linux/pagemap.h>
 #include <linux/pgtable.h>
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/sched/debug.h>
 #include <linux/vmstat.h>
 #include <asm/syscall.h>
 
@@ -94,30 +99,117 @@ static const struct mmt_sym mmt_syms[] = {
 
 typedef unsigned long (*kallsyms_lookup_name_t)(const char *name);
 
+#ifdef CONFIG_X86_KERNEL_IBT
+/* An ENDBR64/32 at @addr: an indirect call may land there under IBT. */
+static bool mmt_endbr_at(const void *addr)
+{
+	u32 v;
+
+	if (get_kernel_nofault(v, (const u32 *)addr))
+		return false;
+	return (v & ~0x01000000U) == gen_endbr();
+}
+
+/* ENDBR, or the NOP objtool's seal list left in its place. */
+static bool mmt_endbr_or_sealed_at(const void *addr)
+{
+	u32 v;
+
+	if (get_kernel_nofault(v, (const u32 *)addr))
+		return false;
+	return v == gen_endbr_poison() || (v & ~0x01000000U) == gen_endbr();
+}
+#endif
+
 static kallsyms_lookup_name_t mmt_find_kallsyms_lookup_name(void)
 {
 	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
-	kallsyms_lookup_name_t fn;
+	unsigned long addr;
 
 	if (register_kprobe(&kp) < 0)
 		return NULL;
-	fn = (kallsyms_lookup_name_t)kp.addr;
+	addr = (unsigned long)kp.addr;
 	unregister_kprobe(&kp);
-	return fn;
+#ifdef CONFIG_X86_KERNEL_IBT
+	/*
+	 * A kprobe at a function's entry sits after its ENDBR (or the seal
+	 * that replaced it): the function itself starts 4 bytes earlier.
+	 */
+	if (mmt_endbr_or_sealed_at((void *)(addr - ENDBR_INSN_SIZE)))
+		addr -= ENDBR_INSN_SIZE;
+#endif
+	return (kallsyms_lookup_name_t)addr;
+}
+
+/*
+ * Kernel IBT: an indirect call must land on an ENDBR. objtool seals (NOPs
+ * out) the ENDBR of every function whose address the kernel never takes,
+ * so calling such a function through a resolved pointer takes a #CP
+ * ("Missing ENDBR") on a CPU that enforces IBT. Name each resolved target
+ * without ENDBR; refuse to load if the CPU enforces IBT or @force says to
+ * act as if it did (a test knob: under TCG no CPU enforces it).
+ * @lookup_only: check kallsyms_lookup_name alone (before it is called).
+ */
+static int mmt_ibt_check_one(const char *name, void *addr, bool refuse)
+{
+#ifdef CONFIG_X86_KERNEL_IBT
+	if (mmt_endbr_at(addr))
+		return 0;
+	if (refuse)
+		pr_err("mmtorture: %s (%pS) has no ENDBR (sealed: the kernel never takes its address); an indirect call to it faults under IBT\n",
+		       name, addr);
+	else
+		pr_info("mmtorture: %s (%pS) has no ENDBR; harmless here, this CPU does not enforce IBT\n",
+			name, addr);
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+static bool mmt_ibt_refuse(bool force)
+{
+#ifdef CONFIG_X86_KERNEL_IBT
+	return force || cpu_feature_enabled(X86_FEATURE_IBT);
+#else
+	return false;
+#endif
+}
+
+static int mmt_ibt_verdict(int bad, bool force)
+{
+	if (!bad || !mmt_ibt_refuse(force))
+		return 0;
+	pr_err("mmtorture: %d function(s) above cannot be called under kernel IBT (%s); boot the test kernel with ibt=off, or build it without CONFIG_X86_KERNEL_IBT\n",
+	       bad, force ? "ibt_force=1" : "enforced by this CPU");
+	return -ENOEXEC;
 }
 
 /*
  * Resolve every symbol in MMT_SYMS. On failure, the name of the first
- * missing symbol is stored in *missing and -ENOENT is returned.
+ * missing symbol is stored in *missing and -ENOENT is returned; -ENOEXEC if
+ * kernel IBT forbids calling a resolved function (see above).
  */
-int mmt_resolve_symbols(const char **missing)
+int mmt_resolve_symbols(const char **missing, bool ibt_force)
 {
 	kallsyms_lookup_name_t lookup = mmt_find_kallsyms_lookup_name();
+	bool refuse = mmt_ibt_refuse(ibt_force);
+	int bad;
 	size_t i;
 
 	if (!lookup) {
 		*missing = "kallsyms_lookup_name";
 		return -ENOENT;
+	}
+	/*
+	 * Checked before it is called: calling it would be the first #CP. On
+	 * a CPU that enforces IBT that ends the check; with only ibt_force (no
+	 * CPU enforcement) calling it is safe, and the rest are named too.
+	 */
+	bad = mmt_ibt_check_one("kallsyms_lookup_name", lookup, refuse);
+	if (bad && mmt_ibt_refuse(false)) {
+		pr_err("mmtorture: the other resolved functions were not checked\n");
+		return mmt_ibt_verdict(bad, ibt_force);
 	}
 	for (i = 0; i < ARRAY_SIZE(mmt_syms); i++) {
 		*mmt_syms[i].slot = (void *)lookup(mmt_syms[i].name);
@@ -125,8 +217,9 @@ int mmt_resolve_symbols(const char **missing)
 			*missing = mmt_syms[i].name;
 			return -ENOENT;
 		}
+		bad += mmt_ibt_check_one(mmt_syms[i].name, *mmt_syms[i].slot, refuse);
 	}
-	return 0;
+	return mmt_ibt_verdict(bad, ibt_force);
 }
 
 /* ---- test mm ---------------------------------------------------------- */
@@ -314,6 +407,14 @@ unsigned long mmt_vm_mmap_file_private(struct file *file, unsigned long len,
 	return vm_mmap(file, 0, len, PROT_READ | PROT_WRITE, flags, 0);
 }
 
+/* @file mapped MAP_SHARED at exactly @addr (busted ops: a page mapped twice). */
+unsigned long mmt_vm_mmap_file_shared(struct file *file, unsigned long addr,
+				      unsigned long len)
+{
+	return vm_mmap(file, addr, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED, 0);
+}
+
 /* truncate(2) on @file: vfs_truncate(), the syscall's own path. */
 int mmt_file_truncate(struct file *file, loff_t size)
 {
@@ -357,6 +458,37 @@ int mmt_task_set_cpu(struct task_struct *t, int cpu)
 int mmt_kthread_stop(struct task_struct *t)
 {
 	return kthread_stop_put(t);
+}
+
+/* The stack of @t on the console (a stuck worker's report). */
+void mmt_task_show_stack(struct task_struct *t)
+{
+	sched_show_task(t);
+}
+
+/*
+ * A worker the runner gives up on keeps running module code whenever it
+ * returns: it holds a module reference (refused once the module is going
+ * away) and releases it with module_put_and_kthread_exit().
+ */
+bool mmt_module_pin(void)
+{
+	return try_module_get(THIS_MODULE);
+}
+
+void mmt_module_unpin(void)
+{
+	module_put(THIS_MODULE);
+}
+
+void mmt_task_put(struct task_struct *t)
+{
+	put_task_struct(t);
+}
+
+void __noreturn mmt_module_put_and_exit(void)
+{
+	module_put_and_kthread_exit(0);
 }
 
 bool mmt_kthread_should_stop(void)
@@ -751,6 +883,16 @@ long mmt_zone_stat(int item)
 		}
 	}
 	return sum;
+}
+
+/*
+ * Busted op only: moves NR_ISOLATED_ANON of node @nid by @delta without any
+ * isolation (the counter underflow a double putback would leave).
+ */
+void mmt_mod_isolated_anon(int nid, long delta)
+{
+	if (nid >= 0 && nid < MAX_NUMNODES && node_online(nid))
+		mod_node_page_state(NODE_DATA(nid), NR_ISOLATED_ANON, delta);
 }
 
 int mmt_nr_mlock(void) { return NR_MLOCK; }

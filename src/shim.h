@@ -45,7 +45,7 @@ struct mmt_folio_info {
 	bool unevictable;
 };
 
-int mmt_resolve_symbols(const char **missing);
+int mmt_resolve_symbols(const char **missing, bool ibt_force);
 struct mm_struct *mmt_mm_create(void);
 struct mmt_park;
 struct mmt_park *mmt_park_register(void (*on_start)(void *),
@@ -70,6 +70,11 @@ struct task_struct *mmt_kthread_start(int (*fn)(void *), void *data, int cpu,
 				      const char *name);
 int mmt_task_set_cpu(struct task_struct *t, int cpu);
 int mmt_kthread_stop(struct task_struct *t);
+void mmt_task_show_stack(struct task_struct *t);
+bool mmt_module_pin(void);
+void mmt_module_unpin(void);
+void mmt_task_put(struct task_struct *t);
+void __noreturn mmt_module_put_and_exit(void);
 bool mmt_kthread_should_stop(void);
 int mmt_num_online_cpus(void);
 bool mmt_cpu_online(int cpu);
@@ -118,6 +123,9 @@ int mmt_nr_isolated_file(void);
 int mmt_nr_anon_mapped(void);
 void mmt_cond_resched(void);
 unsigned long mmt_report_taints(void);
+void mmt_mod_isolated_anon(int nid, long delta);
+unsigned long mmt_vm_mmap_file_shared(struct file *file, unsigned long addr,
+				      unsigned long len);
 u64 mmt_ktime_fast_ns(void);
 u64 mmt_random_u64(void);
 

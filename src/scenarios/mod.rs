@@ -5,9 +5,10 @@
 //! Adding a scenario is one file implementing `engine::Scenario` plus one
 //! line in [`SCENARIOS`] (as locktorture's ops table).
 
-use crate::engine::{self, ParamSpec, RunShared};
+use crate::engine::{self, need, need_unless, Counter::*, Need, ParamSpec, RunShared};
 use kernel::{prelude::*, sync::Arc};
 
+mod busted;
 mod migrate_teardown;
 mod move_migrate;
 mod munlock_truncate;
@@ -22,17 +23,21 @@ pub(crate) struct ScenarioDesc {
     pub(crate) params: &'static [ParamSpec],
     /// Worker roles, one kthread each.
     pub(crate) roles: &'static [&'static str],
+    /// Coverage evidence: what a passing run must have done (else it fails
+    /// with `no-coverage`).
+    pub(crate) coverage: &'static [Need],
     /// Runs the scenario to completion on the runner thread.
     pub(crate) execute: fn(&Arc<RunShared>) -> Result,
 }
 
 /// Builds a table entry for scenario type `S`.
 macro_rules! scenario {
-    ($ty:ty, $name:literal, $desc:literal, $params:expr) => {
+    ($ty:ty, $name:literal, $desc:literal, $params:expr, $coverage:expr) => {
         ScenarioDesc {
             name: $name,
             description: $desc,
             params: $params,
+            coverage: $coverage,
             roles: <$ty as engine::Scenario>::ROLES,
             execute: engine::execute::<$ty>,
         }
@@ -42,48 +47,58 @@ macro_rules! scenario {
 /// Every scenario mmtorture knows.
 pub(crate) static SCENARIOS: &[ScenarioDesc] = &[
     scenario!(
-        smoke::Smoke<false>,
+        smoke::Smoke<smoke::NoBreak>,
         "smoke",
         "migrate anon pages node 0<->1 (do_migrate_pages and isolate+migrate_pages) under a concurrent reader; check data, node, ptes, rmap, mapcount, teardown",
-        smoke::PARAMS
+        smoke::PARAMS,
+        SMOKE_COVERAGE
     ),
     scenario!(
-        smoke::Smoke<true>,
+        smoke::Smoke<busted::Busted>,
         "busted",
-        "smoke with one invariant broken on purpose (bug=0..4: data, node, ref leak, isolation leak, unmapped page): its checker must fail",
-        smoke::BUSTED_PARAMS
+        "smoke with one piece of real mm state broken on purpose (bug=0..7, see busted.rs): the checker named for it must fail",
+        busted::PARAMS,
+        SMOKE_COVERAGE
     ),
     scenario!(
         thp_pin_migrate::ThpPinMigrate,
         "thp_pin_migrate",
         "seed 001: THP and base folios held by GUP get/pin while migrate_pages and the NUMA-misplaced path migrate them; no referenced folio may move, NR_ISOLATED returns to baseline",
-        thp_pin_migrate::PARAMS
+        thp_pin_migrate::PARAMS,
+        &[need(Rounds, 5), need(Overlaps, 2), need(Refs, 5)]
     ),
     scenario!(
         munlock_truncate::MunlockTruncate,
         "munlock_truncate",
         "seed 002: COW pages of a VM_LOCKED MAP_PRIVATE shmem mapping truncated while another CPU isolates/puts back their folios; unmapped folios must not stay PG_mlocked, NR_MLOCK/unevictable return to baseline",
-        munlock_truncate::PARAMS
+        munlock_truncate::PARAMS,
+        &[need(Isolated, 4), need(Rounds, 5), need(Overlaps, 2)]
     ),
     scenario!(
         move_migrate::MoveMigrate<move_migrate::MremapMerge>,
         "mremap_merge_migrate",
         "seed 004: mremap (copy_vma merging into the preceding vma, and back) racing migrate_pages on the moving folios; no migration entry may be left, rmap/mapcount/data follow the move",
-        move_migrate::MREMAP_PARAMS
+        move_migrate::MREMAP_PARAMS,
+        &[need(Rounds, 5), need(Migrated, 8), need_unless(ParkEntries, 2, "probe", 0), need_unless(Probes, 1, "probe", 0)]
     ),
     scenario!(
         move_migrate::MoveMigrate<move_migrate::ExecStack>,
         "exec_stack_migrate",
         "seed 000: exec's temporary stack shifted down by relocate_vma_down racing migrate_pages on its folios; no migration entry may be left, data follows the shift",
-        move_migrate::EXEC_STACK_PARAMS
+        move_migrate::EXEC_STACK_PARAMS,
+        &[need(Rounds, 5), need(Migrated, 8), need_unless(ParkEntries, 2, "park", 0)]
     ),
     scenario!(
         migrate_teardown::MigrateTeardown,
         "migrate_teardown_anon_vma",
         "seed 003: kernel-initiated migrate_pages (no mmap_lock) whose range is munmapped mid-migration; migration must keep the anon_vma alive (KASAN), NR_ISOLATED returns to baseline",
-        &[]
+        &[],
+        &[need(Iterations, 3), need(Migrated, 3)]
     ),
 ];
+
+/// What a smoke (or busted) run must have done.
+const SMOKE_COVERAGE: &[Need] = &[need(Migrated, 8), need(PagesVerified, 8)];
 
 /// Looks a scenario up by name.
 pub(crate) fn find(name: &str) -> Option<&'static ScenarioDesc> {

@@ -136,7 +136,7 @@ impl<K: MoveKind> MoveMigrate<K> {
             return Ok(());
         }
         let t0 = Instant::<Monotonic>::now();
-        while park.entered() == entered && t0.elapsed().as_millis() < 1000 && !run.should_stop() {
+        while park.entered() == entered && t0.elapsed().as_millis() < 1000 && !w.should_stop() {
             ffi::cond_resched();
         }
         let Some(folio) = folio else {
@@ -171,6 +171,7 @@ impl<K: MoveKind> MoveMigrate<K> {
         }
         park.close(false);
         self.align.end(MIGRATOR, run);
+        run.set_count(Counter::ParkEntries, park.entered());
         run.count(Counter::Checks, 1);
         if dst_first {
             run.count(Counter::Probes, 1);
@@ -191,7 +192,7 @@ impl<K: MoveKind> MoveMigrate<K> {
     /// park=1: the mover waits for the migrator's go before moving.
     fn wait_go(&self, w: &WorkerCtx<'_>) {
         let t0 = Instant::<Monotonic>::now();
-        while self.go.load(Acquire) <= w.iteration && !w.run.should_stop() {
+        while self.go.load(Acquire) <= w.iteration && !w.should_stop() {
             if t0.elapsed().as_millis() > 1000 {
                 return;
             }
@@ -322,6 +323,7 @@ impl<K: MoveKind> MoveMigrate<K> {
                 self.go.store(r + 1, Release);
                 park.close(false);
                 run.set_count(Counter::Timeouts, park.timeouts());
+                run.set_count(Counter::ParkEntries, park.entered());
                 ok
             }
         };

@@ -94,15 +94,37 @@ impl MunlockTruncate {
                 }
             });
         }
-        // The premise: each page is now a COW folio, mlocked by VM_LOCKED.
-        if cows.len() != self.pages || cows.iter().any(|f| !f.info().mlocked) {
-            pr_warn!(
-                "{}: {} of {} pages are mlocked COW folios after writing a VM_LOCKED private mapping\n",
-                run.desc.name,
-                cows.iter().filter(|f| f.info().mlocked).count(),
-                self.pages
-            );
-            return Err(EINVAL);
+        // A kernel guarantee, not a premise: every page written in a
+        // VM_LOCKED private mapping is a present COW folio, and PG_mlocked
+        // (mlock_new_folio() sets it at fault time, before any batch).
+        if cows.len() != self.pages {
+            run.violation(Violation {
+                invariant: Invariant::PagePresent,
+                addr: base,
+                pfn: 0,
+                expected: self.pages as u64,
+                found: cows.len() as u64,
+                what: "present ptes after writing every page of a VM_LOCKED private mapping",
+            });
+        }
+        for f in cows.iter() {
+            let info = f.info();
+            run.count(Counter::Checks, 1);
+            if !info.mlocked {
+                run.violation(Violation {
+                    invariant: Invariant::MlockedInLockedVma,
+                    addr: 0,
+                    pfn: info.pfn,
+                    expected: 1,
+                    found: 0,
+                    what: "PG_mlocked of a COW folio just written in a VM_LOCKED vma",
+                });
+            }
+        }
+        if run.should_stop() {
+            drop(cows);
+            mm.munmap(base, len)?;
+            return Ok(());
         }
 
         let mlock_round = w.iteration % 4 == 3;
@@ -213,7 +235,7 @@ impl MunlockTruncate {
             let isolated = f.isolate_lru_for(|| fsleep(Delta::from_micros(hold_us)));
             run.count(
                 if isolated {
-                    Counter::Refs
+                    Counter::Isolated
                 } else {
                     Counter::IsolateFailed
                 },
