@@ -86,7 +86,7 @@ pub(crate) static SCENARIOS: &[ScenarioDesc] = &[
         "exec_stack_migrate",
         "seed 000: exec's temporary stack shifted down by relocate_vma_down racing migrate_pages on its folios; no migration entry may be left, data follows the shift",
         move_migrate::EXEC_STACK_PARAMS,
-        &[need(Rounds, 5), need(Migrated, 8), need_unless(ParkEntries, 2, "park", 0)]
+        &[need(Rounds, 5), need(Overlaps, 2), need_unless(ParkEntries, 2, "park", 0)]
     ),
     scenario!(
         migrate_teardown::MigrateTeardown,
