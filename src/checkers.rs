@@ -3,9 +3,11 @@
 //! Reusable invariant checks. Each reads kernel state (page tables, folio
 //! state, the reverse map, vmstat, the test pages' data) and returns a
 //! [`Violation`] value naming the invariant, where, what was expected and
-//! what was found; scenarios hand violations to `RunShared::violation()`.
+//! what was found. Checkers report through a [`Sink`] of their own (the
+//! engine's run implements it), so this layer imports nothing above it.
 
-use crate::engine::{Counter, RunShared};
+#![deny(unsafe_code)]
+
 use crate::ffi::{self, FolioRef, IsolatedList, MmUse, PteLookup, PteState, Stat};
 use core::fmt;
 use kernel::{
@@ -16,7 +18,24 @@ use kernel::{
 };
 
 /// Size of a base page.
-pub(crate) const PAGE_SIZE: usize = 4096;
+pub(crate) use kernel::page::PAGE_SIZE;
+
+/// What the checkers did besides finding violations (the engine counts it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Tally {
+    /// One invariant check performed.
+    Check,
+    /// A folio that could not be isolated from the LRU.
+    IsolateFailed,
+}
+
+/// Where checkers report: the violations they find and what they did.
+pub(crate) trait Sink {
+    /// Records an invariant violation.
+    fn violation(&self, v: Violation);
+    /// Adds `n` to a tally.
+    fn tally(&self, t: Tally, n: u64);
+}
 
 /// The invariants mmtorture checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,7 +264,7 @@ pub(crate) fn mapped_folios(
 /// NR_ISOLATED accounting, as compaction does), counting failures. Returns
 /// the list and how many were isolated. Flushes per-cpu LRU batches first.
 pub(crate) fn isolate_range(
-    run: &RunShared,
+    run: &impl Sink,
     mm: &MmUse<'_>,
     start: usize,
     n: usize,
@@ -259,7 +278,7 @@ pub(crate) fn isolate_range(
             if list.isolate(f) {
                 isolated += 1;
             } else {
-                run.count(Counter::IsolateFailed, 1);
+                run.tally(Tally::IsolateFailed, 1);
             }
         }
     });
@@ -271,7 +290,7 @@ pub(crate) fn isolate_range(
 /// mapping, mapcount 1. Returns the number of pages on `node` (if given).
 /// The range must be naturally aligned for its large folios.
 pub(crate) fn check_quiescent_range(
-    run: &RunShared,
+    run: &impl Sink,
     mm: &MmWithUser,
     start: usize,
     npages: usize,
@@ -281,7 +300,7 @@ pub(crate) fn check_quiescent_range(
     let me = mm.as_raw() as usize;
     let mut on_node = 0;
     scan_ptes(mm, &guard, start, npages, |_, addr, l| {
-        run.count(Counter::Checks, 1);
+        run.tally(Tally::Check, 1);
         match l.state {
             PteState::Migration { pfn, .. } => run.violation(Violation {
                 invariant: Invariant::NoMigrationEntry,
@@ -423,9 +442,9 @@ pub(crate) fn anon_mapped_slack(pages: usize) -> i64 {
 }
 
 /// Checks each baseline (with its slack) and records what does not return.
-pub(crate) fn check_baselines(run: &RunShared, baselines: &[(&Baseline, i64)], settle_ms: u64) {
+pub(crate) fn check_baselines(run: &impl Sink, baselines: &[(&Baseline, i64)], settle_ms: u64) {
     for (b, slack) in baselines {
-        run.count(Counter::Checks, 1);
+        run.tally(Tally::Check, 1);
         if let Some(v) = b.check(*slack, settle_ms) {
             run.violation(v);
         }
@@ -446,7 +465,7 @@ impl IsolatedBaseline {
     }
 
     /// Records a violation for each counter not back within `settle_ms`.
-    pub(crate) fn check(&self, run: &RunShared, settle_ms: u64) {
+    pub(crate) fn check(&self, run: &impl Sink, settle_ms: u64) {
         check_baselines(run, &[(&self.0[0], 0), (&self.0[1], 0)], settle_ms);
     }
 }

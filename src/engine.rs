@@ -14,14 +14,16 @@
 //! (`kthread_stop`) before the runner tears the mm down, and the runner is
 //! joined before the module state lets go of a run.
 
-use crate::checkers::{self, Violation, PAGE_SIZE};
+#![deny(unsafe_code)]
+
+use crate::checkers::{self, Violation};
 use crate::ffi::{self, FolioRef, Kthread, MmUse, ThreadMain};
-use crate::scenarios::ScenarioDesc;
 use core::fmt::Write;
 use kernel::{
     fmt,
     mm::MmWithUser,
     new_mutex,
+    page::PAGE_SIZE,
     prelude::*,
     str::CString,
     sync::{
@@ -31,6 +33,22 @@ use kernel::{
     },
     time::{delay::fsleep, Delta, Instant, Monotonic},
 };
+
+/// One entry of the scenario table (`scenarios::SCENARIOS`): what a
+/// scenario is called, takes, runs and must prove.
+pub(crate) struct ScenarioDesc {
+    pub(crate) name: &'static str,
+    pub(crate) description: &'static str,
+    /// Scenario-specific parameters (the common ones are in the engine).
+    pub(crate) params: &'static [ParamSpec],
+    /// Worker roles, one kthread each.
+    pub(crate) roles: &'static [&'static str],
+    /// Coverage evidence: what a passing run must have done (else it fails
+    /// with `no-coverage`).
+    pub(crate) coverage: &'static [Need],
+    /// Runs the scenario to completion on the runner thread.
+    pub(crate) execute: fn(&Arc<RunShared>) -> Result,
+}
 
 /// Violations kept per run; later ones are only counted.
 const MAX_VIOLATIONS: usize = 16;
@@ -663,6 +681,20 @@ impl RunShared {
             _ => writeln!(out, "not ok 1 {name}"),
         };
         out.into_cstring()
+    }
+}
+
+impl checkers::Sink for RunShared {
+    fn violation(&self, v: Violation) {
+        RunShared::violation(self, v);
+    }
+
+    fn tally(&self, t: checkers::Tally, n: u64) {
+        let c = match t {
+            checkers::Tally::Check => Counter::Checks,
+            checkers::Tally::IsolateFailed => Counter::IsolateFailed,
+        };
+        self.count(c, n);
     }
 }
 

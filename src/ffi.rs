@@ -14,13 +14,13 @@
 //! anon_vma lock (taken inside rmap_walk) → page-table lock (taken inside
 //! [`pte_lookup`]).
 
-use crate::checkers::PAGE_SIZE;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::ffi::{c_char, c_int, c_ulong, c_void};
 use kernel::{
     bindings,
     mm::{MmWithUser, MmapReadGuard},
+    page::PAGE_SIZE,
     prelude::*,
     sync::{
         aref::ARef,
@@ -203,8 +203,6 @@ extern "C" {
     fn mmt_report_taints() -> c_ulong;
 
     // Exported by the kernel; declared here with opaque types.
-    fn kthread_use_mm(mm: *mut RawMm);
-    fn kthread_unuse_mm(mm: *mut RawMm);
     fn mmt_vm_mmap_anon(hint: c_ulong, len: c_ulong, growsdown: bool) -> c_ulong;
     fn mmt_sys_mremap(
         addr: c_ulong,
@@ -216,7 +214,6 @@ extern "C" {
     fn mmt_sys_mlock(start: c_ulong, len: c_ulong, lock: bool) -> isize;
     fn mmt_vma_set_temp_stack(mm: *mut RawMm, addr: c_ulong, on: bool) -> c_int;
     fn mmt_relocate_vma_down(mm: *mut RawMm, addr: c_ulong, shift: c_ulong) -> c_int;
-    fn vm_munmap(start: c_ulong, len: usize) -> c_int;
 }
 
 /// Resolves every unexported symbol the shim needs. On failure, logs the
@@ -272,7 +269,7 @@ impl<'a> MmUse<'a> {
         // SAFETY: `mm` is valid for `'a`; our kthreads have no mm, which is
         // what kthread_use_mm() requires (it WARNs otherwise). It takes its
         // own mm_count reference.
-        unsafe { kthread_use_mm(raw_mm(mm)) };
+        unsafe { bindings::kthread_use_mm(mm.as_raw()) };
         Self {
             mm,
             _not_send: PhantomData,
@@ -398,7 +395,7 @@ impl<'a> MmUse<'a> {
     pub(crate) fn munmap(&self, addr: usize, len: usize) -> Result {
         // SAFETY: unmapping a range of current->mm (the test mm) has no
         // memory-safety preconditions for the caller.
-        let ret = unsafe { vm_munmap(addr as c_ulong, len) };
+        let ret = unsafe { bindings::vm_munmap(addr as c_ulong, len) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
@@ -423,7 +420,7 @@ impl<'a> MmUse<'a> {
 impl Drop for MmUse<'_> {
     fn drop(&mut self) {
         // SAFETY: by the invariant, we are on the thread that attached `mm`.
-        unsafe { kthread_unuse_mm(raw_mm(self.mm)) };
+        unsafe { bindings::kthread_unuse_mm(self.mm.as_raw()) };
     }
 }
 

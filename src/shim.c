@@ -62,14 +62,9 @@
 	X(do_migrate_pages)                                                  \
 	X(folio_isolate_lru)                                                 \
 	X(folio_putback_lru)                                                 \
-	X(move_page_tables)                                                  \
 	X(relocate_vma_down)                                                 \
-	X(copy_vma)                                                          \
-	X(mlock_folio)                                                       \
-	X(munlock_folio)                                                     \
 	X(migrate_misplaced_folio_prepare)                                   \
 	X(migrate_misplaced_folio)                                           \
-	X(walk_page_range)                                                   \
 	X(lru_add_drain_all)                                                 \
 	X(pte_offset_map_lock)
 

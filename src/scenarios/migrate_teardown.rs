@@ -96,7 +96,10 @@ impl Scenario for MigrateTeardown {
 
     fn after_teardown(&self, run: &RunShared) -> Result {
         run.count(Counter::Checks, 1);
-        if let Some(v) = self.anon_mapped.check(checkers::anon_mapped_slack(self.pages), 2000) {
+        if let Some(v) = self
+            .anon_mapped
+            .check(checkers::anon_mapped_slack(self.pages), 2000)
+        {
             run.violation(v);
         }
         Ok(())

@@ -5,8 +5,9 @@
 //! Adding a scenario is one file implementing `engine::Scenario` plus one
 //! line in [`SCENARIOS`] (as locktorture's ops table).
 
-use crate::engine::{self, need, need_unless, Counter::*, Need, ParamSpec, RunShared};
-use kernel::{prelude::*, sync::Arc};
+#![deny(unsafe_code)]
+
+use crate::engine::{self, need, need_unless, Counter::*, Need, ScenarioDesc};
 
 mod busted;
 mod migrate_teardown;
@@ -14,21 +15,6 @@ mod move_migrate;
 mod munlock_truncate;
 mod smoke;
 mod thp_pin_migrate;
-
-/// One entry of the scenario table.
-pub(crate) struct ScenarioDesc {
-    pub(crate) name: &'static str,
-    pub(crate) description: &'static str,
-    /// Scenario-specific parameters (the common ones are in the engine).
-    pub(crate) params: &'static [ParamSpec],
-    /// Worker roles, one kthread each.
-    pub(crate) roles: &'static [&'static str],
-    /// Coverage evidence: what a passing run must have done (else it fails
-    /// with `no-coverage`).
-    pub(crate) coverage: &'static [Need],
-    /// Runs the scenario to completion on the runner thread.
-    pub(crate) execute: fn(&Arc<RunShared>) -> Result,
-}
 
 /// Builds a table entry for scenario type `S`.
 macro_rules! scenario {
