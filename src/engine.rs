@@ -157,21 +157,106 @@ macro_rules! input_warn {
     };
 }
 
-/// The parsed parameters of one run.
+/// A scenario's own parameters as a typed struct (see
+/// [`scenario_params!`](crate::scenario_params)): reading a parameter the
+/// scenario does not declare, or a misspelt one, is a compile error.
+pub(crate) trait ScenarioParams: Sized + Send + Sync + 'static {
+    /// The declared parameters, in field order.
+    const SPECS: &'static [ParamSpec];
+    /// Builds the struct from values in [`Self::SPECS`] order.
+    fn from_values(values: &[u64]) -> Self;
+}
+
+/// Declares a scenario's parameters: a struct with one `u64` field per
+/// parameter, and its [`ScenarioParams`] table (name = field name).
+///
+/// ```ignore
+/// scenario_params! {
+///     /// Parameters of `x`.
+///     pub(crate) struct XParams {
+///         /// held this long
+///         hold_us: 500, 0..=1_000_000, "max isolation hold";
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! scenario_params {
+    ($(#[$m:meta])* $vis:vis struct $name:ident {
+        $($(#[$fm:meta])* $field:ident: $default:expr, $min:literal..=$max:expr, $help:literal;)*
+    }) => {
+        $(#[$m])*
+        $vis struct $name {
+            $($(#[$fm])* pub(crate) $field: u64,)*
+        }
+        impl $crate::engine::ScenarioParams for $name {
+            const SPECS: &'static [$crate::engine::ParamSpec] = &[$(
+                $crate::engine::ParamSpec {
+                    name: ::core::stringify!($field),
+                    default: $default,
+                    min: $min,
+                    max: $max,
+                    help: $help,
+                },
+            )*];
+            #[allow(unused_variables, unused_mut)]
+            fn from_values(values: &[u64]) -> Self {
+                let mut it = values.iter().copied();
+                Self { $($field: it.next().unwrap_or($default),)* }
+            }
+        }
+    };
+}
+
+/// A scenario without parameters of its own.
+pub(crate) struct NoParams;
+
+impl ScenarioParams for NoParams {
+    const SPECS: &'static [ParamSpec] = &[];
+    fn from_values(_values: &[u64]) -> Self {
+        Self
+    }
+}
+
+/// The parsed parameters of one run: the common ones as fields, the
+/// scenario's own through [`Params::own`].
 pub(crate) struct Params {
     values: KVec<(&'static str, u64)>,
+    /// Run length (s).
+    pub(crate) duration: u64,
+    /// Test pages.
+    pub(crate) pages: usize,
+    /// CPU shuffle period (ms), 0 = off.
+    pub(crate) shuffle_ms: u64,
+    /// A worker without progress this long (s) is stuck.
+    pub(crate) stall_s: u64,
     /// CPUs workers run on (worker i starts on `cpus[i % len]`).
     pub(crate) cpus: KVec<u32>,
 }
 
 impl Params {
     /// Value of parameter `name` (one of the scenario's or the common ones).
-    pub(crate) fn get(&self, name: &str) -> u64 {
+    fn get(&self, name: &str) -> Option<u64> {
         self.values
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| *v)
-            .unwrap_or(0)
+    }
+
+    /// The scenario's own parameters, typed. `P` must be the scenario's
+    /// own [`ScenarioParams`] (the table is built from it, so it is).
+    pub(crate) fn own<P: ScenarioParams>(&self) -> Result<P> {
+        let own = self.values.get(COMMON_PARAMS.len()..).unwrap_or(&[]);
+        let same =
+            own.len() == P::SPECS.len() && own.iter().zip(P::SPECS).all(|((n, _), s)| *n == s.name);
+        if !same {
+            pr_err!("parameters read through a type that is not the scenario's own\n");
+            return Err(EINVAL);
+        }
+        let mut values = KVec::with_capacity(own.len(), GFP_KERNEL)?;
+        for (_, v) in own {
+            values.push(*v, GFP_KERNEL)?;
+        }
+        Ok(P::from_values(&values))
     }
 
     /// Parses `key=value` words for `desc`. A bad word is reported with
@@ -237,7 +322,15 @@ impl Params {
                 cpus.push(cpu, GFP_KERNEL)?;
             }
         }
-        Ok(Self { values, cpus })
+        let common = |n: &str| values.iter().find(|(k, _)| *k == n).map_or(0, |(_, v)| *v);
+        Ok(Self {
+            duration: common("duration"),
+            pages: common("pages") as usize,
+            shuffle_ms: common("shuffle_ms"),
+            stall_s: common("stall_s"),
+            values,
+            cpus,
+        })
     }
 
     /// Writes the `key=value ...` words that reproduce these parameters.
@@ -251,6 +344,52 @@ impl Params {
             write!(f, "{}{c}", if i > 0 { "," } else { "" })?;
         }
         Ok(())
+    }
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn declares(specs: &[ParamSpec], name: &str) -> bool {
+    let mut i = 0;
+    while i < specs.len() {
+        if str_eq(specs[i].name, name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Compile-time check of a scenario table (`const _: () = check_table(..)`):
+/// every coverage waiver names a parameter its scenario declares.
+pub(crate) const fn check_table(table: &[ScenarioDesc]) {
+    let mut i = 0;
+    while i < table.len() {
+        let mut j = 0;
+        while j < table[i].coverage.len() {
+            if let Some((name, _)) = table[i].coverage[j].unless {
+                if !declares(table[i].params, name) && !declares(COMMON_PARAMS, name) {
+                    panic!(
+                        "a coverage need is waived by a parameter its scenario does not declare"
+                    );
+                }
+            }
+            j += 1;
+        }
+        i += 1;
     }
 }
 
@@ -455,8 +594,8 @@ impl RunShared {
     /// A run of `desc` with `params`, not started yet.
     pub(crate) fn new(desc: &'static ScenarioDesc, params: Params) -> Result<Arc<Self>> {
         let seed = match params.get("seed") {
-            0 => ffi::random_u64() | 1,
-            s => s,
+            Some(0) | None => ffi::random_u64() | 1,
+            Some(s) => s,
         };
         Arc::pin_init(
             pin_init!(Self {
@@ -527,7 +666,7 @@ impl RunShared {
     fn shortfall(&self) -> Option<(&'static Need, u64)> {
         self.desc.coverage.iter().find_map(|n| {
             if let Some((p, v)) = n.unless {
-                if self.params.get(p) == v {
+                if self.params.get(p) == Some(v) {
                     return None;
                 }
             }
@@ -724,6 +863,9 @@ impl Write for Text {
 pub(crate) trait Scenario: Send + Sync + Sized + 'static {
     /// Worker roles; one worker kthread runs each role.
     const ROLES: &'static [&'static str];
+
+    /// The scenario's own parameters (`run.params.own::<Self::Params>()`).
+    type Params: ScenarioParams;
 
     /// Builds the scenario's state in the test mm (attached to the runner).
     fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self>;
@@ -1154,7 +1296,7 @@ fn report_stuck<S: Scenario>(
         run.desc.name,
         name,
         idle_ms,
-        run.params.get("stall_s")
+        run.params.stall_s
     );
     thread.show_stack();
     {
@@ -1168,7 +1310,7 @@ fn report_stuck<S: Scenario>(
         invariant: checkers::Invariant::WorkerStuck,
         addr: 0,
         pfn: 0,
-        expected: run.params.get("stall_s") * 1000,
+        expected: run.params.stall_s * 1000,
         found: idle_ms,
         what: "ms without progress of a worker (see `stuck:` and its stack on the console)",
     });
@@ -1183,7 +1325,7 @@ fn join_workers<S: Scenario>(
     run: &RunShared,
     mut workers: KVec<WorkerHandle<S>>,
 ) -> (Option<Error>, bool) {
-    let stall_ms = run.params.get("stall_s") * 1000;
+    let stall_ms = run.params.stall_s * 1000;
     let t0 = run.now_ms();
     let (mut aborted, mut orphaned) = (None, false);
     while let Some((thread, w)) = workers.pop() {
@@ -1246,9 +1388,9 @@ fn wait_for_end<S: Scenario>(
     workers: &KVec<WorkerHandle<S>>,
     taints: &checkers::TaintWatch,
 ) {
-    let duration_ms = run.params.get("duration") * 1000;
-    let shuffle_ms = run.params.get("shuffle_ms");
-    let stall_ms = run.params.get("stall_s") * 1000;
+    let duration_ms = run.params.duration * 1000;
+    let shuffle_ms = run.params.shuffle_ms;
+    let stall_ms = run.params.stall_s * 1000;
     let cpus = &run.params.cpus;
     let mut next_shuffle = shuffle_ms;
     let mut offset = 0usize;

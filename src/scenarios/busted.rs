@@ -8,7 +8,7 @@
 
 use super::smoke::{Breaker, Smoke};
 use crate::checkers::{self, PAGE_SIZE};
-use crate::engine::{ParamSpec, RunShared};
+use crate::engine::RunShared;
 use crate::ffi::{self, IsolatedList, MmUse, PageRef, ShmemFile};
 use kernel::{
     new_mutex,
@@ -97,14 +97,12 @@ pub(crate) static BUSTED_OPS: &[BustedOp] = &[
     },
 ];
 
-/// `busted`'s parameter: which op.
-pub(crate) const PARAMS: &[ParamSpec] = &[ParamSpec {
-    name: "bug",
-    default: 0,
-    min: 0,
-    max: 7,
-    help: "0 corrupt-word, 1 hidden-migration, 2 gup-ref-leak, 3 isolation-leak, 4 unmapped-page, 5 page-mapped-twice, 6 isolated-underflow, 7 wedged-worker",
-}];
+crate::scenario_params! {
+    /// `busted`'s parameter: which op.
+    pub(crate) struct BustedParams {
+        bug: 0, 0..=7, "0 corrupt-word, 1 hidden-migration, 2 gup-ref-leak, 3 isolation-leak, 4 unmapped-page, 5 page-mapped-twice, 6 isolated-underflow, 7 wedged-worker";
+    }
+}
 
 /// The per-run state of the busted op.
 pub(crate) struct Busted {
@@ -122,10 +120,11 @@ impl Busted {
 }
 
 impl Breaker for Busted {
+    type Params = BustedParams;
+
     fn new(run: &RunShared) -> Result<Self> {
-        let op = BUSTED_OPS
-            .get(run.params.get("bug") as usize)
-            .ok_or(EINVAL)?;
+        let bug = run.params.own::<BustedParams>()?.bug;
+        let op = BUSTED_OPS.get(bug as usize).ok_or(EINVAL)?;
         pr_info!(
             "busted: op {} (must be caught by {})\n",
             op.name,
@@ -259,6 +258,6 @@ fn isolated_underflow(_b: &Busted, s: &Smoke<Busted>, run: &RunShared, _mm: &MmU
 
 fn wedge(_b: &Busted, _s: &Smoke<Busted>, run: &RunShared, _mm: &MmUse<'_>) -> Result {
     // fsleep() of seconds is msleep(): TASK_UNINTERRUPTIBLE, no progress.
-    fsleep(Delta::from_secs(4 * run.params.get("stall_s") as i64 + 10));
+    fsleep(Delta::from_secs(4 * run.params.stall_s as i64 + 10));
     Ok(())
 }

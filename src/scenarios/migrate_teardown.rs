@@ -23,7 +23,7 @@
 //! Re-injected bug: `qemu/zoo/003-migrate-no-anon-vma-ref.patch`.
 
 use crate::checkers::{self, Baseline, IsolatedBaseline, PAGE_SIZE};
-use crate::engine::{Counter, RunShared, Scenario, WorkerCtx};
+use crate::engine::{Counter, NoParams, RunShared, Scenario, WorkerCtx};
 use crate::ffi::{self, FolioRef, MmUse, NewFolio, Stat};
 use kernel::prelude::*;
 
@@ -75,11 +75,12 @@ impl MigrateTeardown {
 
 impl Scenario for MigrateTeardown {
     const ROLES: &'static [&'static str] = &["migrator"];
+    type Params = NoParams;
 
     fn setup(run: &RunShared, _mm: &MmUse<'_>) -> Result<Self> {
         run.require_two_nodes()?;
         Ok(Self {
-            pages: run.params.get("pages") as usize,
+            pages: run.params.pages,
             seed: run.seed,
             isolated: IsolatedBaseline::take(),
             anon_mapped: Baseline::take(Stat::AnonMapped),

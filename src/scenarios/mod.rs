@@ -18,11 +18,11 @@ mod thp_pin_migrate;
 
 /// Builds a table entry for scenario type `S`.
 macro_rules! scenario {
-    ($ty:ty, $name:literal, $desc:literal, $params:expr, $coverage:expr) => {
+    ($ty:ty, $name:literal, $desc:literal, $coverage:expr) => {
         ScenarioDesc {
             name: $name,
             description: $desc,
-            params: $params,
+            params: <<$ty as engine::Scenario>::Params as engine::ScenarioParams>::SPECS,
             coverage: $coverage,
             roles: <$ty as engine::Scenario>::ROLES,
             execute: engine::execute::<$ty>,
@@ -31,54 +31,52 @@ macro_rules! scenario {
 }
 
 /// Every scenario mmtorture knows.
-pub(crate) static SCENARIOS: &[ScenarioDesc] = &[
+pub(crate) static SCENARIOS: &[ScenarioDesc] = TABLE;
+
+// Every coverage waiver names a declared parameter, or the build fails.
+const _: () = engine::check_table(TABLE);
+
+const TABLE: &[ScenarioDesc] = &[
     scenario!(
         smoke::Smoke<smoke::NoBreak>,
         "smoke",
         "migrate anon pages node 0<->1 (do_migrate_pages and isolate+migrate_pages) under a concurrent reader; check data, node, ptes, rmap, mapcount, teardown",
-        smoke::PARAMS,
         SMOKE_COVERAGE
     ),
     scenario!(
         smoke::Smoke<busted::Busted>,
         "busted",
         "smoke with one piece of real mm state broken on purpose (bug=0..7, see busted.rs): the checker named for it must fail",
-        busted::PARAMS,
         SMOKE_COVERAGE
     ),
     scenario!(
         thp_pin_migrate::ThpPinMigrate,
         "thp_pin_migrate",
         "seed 001: THP and base folios held by GUP get/pin while migrate_pages and the NUMA-misplaced path migrate them; no referenced folio may move, NR_ISOLATED returns to baseline",
-        thp_pin_migrate::PARAMS,
         &[need(Rounds, 5), need(Overlaps, 2), need(Refs, 5)]
     ),
     scenario!(
         munlock_truncate::MunlockTruncate,
         "munlock_truncate",
         "seed 002: COW pages of a VM_LOCKED MAP_PRIVATE shmem mapping truncated while another CPU isolates/puts back their folios; unmapped folios must not stay PG_mlocked, NR_MLOCK/unevictable return to baseline",
-        munlock_truncate::PARAMS,
         &[need(Isolated, 4), need(Rounds, 5), need(Overlaps, 2)]
     ),
     scenario!(
         move_migrate::MoveMigrate<move_migrate::MremapMerge>,
         "mremap_merge_migrate",
         "seed 004: mremap (copy_vma merging into the preceding vma, and back) racing migrate_pages on the moving folios; no migration entry may be left, rmap/mapcount/data follow the move",
-        move_migrate::MREMAP_PARAMS,
         &[need(Rounds, 5), need(Migrated, 8), need_unless(ParkEntries, 2, "probe", 0), need_unless(Probes, 1, "probe", 0)]
     ),
     scenario!(
         move_migrate::MoveMigrate<move_migrate::ExecStack>,
         "exec_stack_migrate",
         "seed 000: exec's temporary stack shifted down by relocate_vma_down racing migrate_pages on its folios; no migration entry may be left, data follows the shift",
-        move_migrate::EXEC_STACK_PARAMS,
         &[need(Rounds, 5), need(Overlaps, 2), need_unless(ParkEntries, 2, "park", 0)]
     ),
     scenario!(
         migrate_teardown::MigrateTeardown,
         "migrate_teardown_anon_vma",
         "seed 003: kernel-initiated migrate_pages (no mmap_lock) whose range is munmapped mid-migration; migration must keep the anon_vma alive (KASAN), NR_ISOLATED returns to baseline",
-        &[],
         &[need(Iterations, 3), need(Migrated, 3)]
     ),
 ];

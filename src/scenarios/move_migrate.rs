@@ -36,7 +36,7 @@
 //! `qemu/zoo/004-mremap-merge-no-rmap-locks.patch`.
 
 use crate::checkers::{self, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
-use crate::engine::{Aligner, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
+use crate::engine::{Aligner, Counter, RunShared, Scenario, ScenarioParams, WorkerCtx};
 use crate::ffi::{self, FolioRef, MmUse, NewFolio, ParkPoint, PteState};
 use kernel::{
     prelude::*,
@@ -46,8 +46,16 @@ use kernel::{
 
 /// How the moving pages are laid out and moved.
 pub(crate) trait MoveKind: Send + Sync + Sized + 'static {
+    /// The scenario's parameters.
+    type Params: ScenarioParams;
     /// Builds the layout (runner thread, mm attached).
-    fn setup(run: &RunShared, mm: &MmUse<'_>, pages: usize) -> Result<Self>;
+    fn setup(run: &RunShared, p: &Self::Params, mm: &MmUse<'_>, pages: usize) -> Result<Self>;
+    /// `park=1`: migration's rmap walks run while the mover is parked.
+    fn park(p: &Self::Params) -> bool;
+    /// `probe=1`: even rounds probe with the module's own rmap_walk.
+    fn probe(_p: &Self::Params) -> bool {
+        false
+    }
     /// Before round `r`: returns where the moving pages are, and the
     /// (first page index, generation) of their data patterns.
     fn prepare(
@@ -81,6 +89,10 @@ pub(crate) struct MoveMigrate<K: MoveKind> {
     align: Aligner,
     isolated: IsolatedBaseline,
     park: Option<ParkPoint>,
+    /// `park=1` (see [`MoveKind::park`]).
+    park_on: bool,
+    /// `probe=1` (see [`MoveKind::probe`]).
+    probe: bool,
     /// Round for which the migrator has unmapped its first folios (park=1).
     go: Atomic<u64>,
 }
@@ -100,10 +112,9 @@ enum Mode {
 
 impl<K: MoveKind> MoveMigrate<K> {
     fn mode(&self, w: &WorkerCtx<'_>) -> Mode {
-        let p = &w.run.params;
-        if p.get("probe") != 0 && w.iteration & 1 == 0 {
+        if self.probe && w.iteration & 1 == 0 {
             Mode::Probe
-        } else if p.get("park") != 0 {
+        } else if self.park_on {
             Mode::Park
         } else {
             Mode::Plain
@@ -340,19 +351,24 @@ impl<K: MoveKind> MoveMigrate<K> {
 
 impl<K: MoveKind> Scenario for MoveMigrate<K> {
     const ROLES: &'static [&'static str] = &["mover", "migrator"];
+    type Params = K::Params;
 
     fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self> {
         run.require_two_nodes()?;
-        let pages = run.params.get("pages") as usize;
-        let park = match run.params.get("park") | run.params.get("probe") {
-            0 => None,
-            _ => Some(ParkPoint::new(200)?),
+        let pages = run.params.pages;
+        let params: K::Params = run.params.own()?;
+        let (park_on, probe) = (K::park(&params), K::probe(&params));
+        let park = match park_on || probe {
+            false => None,
+            true => Some(ParkPoint::new(200)?),
         };
         Ok(Self {
             park,
             go: Atomic::new(0),
             isolated: IsolatedBaseline::take(),
-            kind: K::setup(run, mm, pages)?,
+            kind: K::setup(run, &params, mm, pages)?,
+            park_on,
+            probe,
             pages,
             seed: run.seed,
             cur_src: Atomic::new(0),
@@ -386,7 +402,17 @@ pub(crate) struct MremapMerge {
 }
 
 impl MoveKind for MremapMerge {
-    fn setup(run: &RunShared, mm: &MmUse<'_>, pages: usize) -> Result<Self> {
+    type Params = MremapParams;
+
+    fn park(p: &MremapParams) -> bool {
+        p.park != 0
+    }
+
+    fn probe(p: &MremapParams) -> bool {
+        p.probe != 0
+    }
+
+    fn setup(run: &RunShared, _p: &MremapParams, mm: &MmUse<'_>, pages: usize) -> Result<Self> {
         let len = pages * PAGE_SIZE;
         let x = mm.mmap_anon(0, 2 * len)?;
         let mut buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
@@ -438,52 +464,38 @@ pub(crate) struct ExecStack {
     shift: usize,
 }
 
-/// Parameters of `exec_stack_migrate`.
-pub(crate) const EXEC_STACK_PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "shift",
-        default: 16,
-        min: 1,
-        max: 4096,
-        help: "pages the stack is shifted down",
-    },
-    ParamSpec {
-        name: "park",
-        default: 1,
-        min: 0,
-        max: 1,
-        help: "hold the window open at move_page_tables()",
-    },
-];
+crate::scenario_params! {
+    /// Parameters of `exec_stack_migrate`.
+    pub(crate) struct ExecStackParams {
+        shift: 16, 1..=4096, "pages the stack is shifted down";
+        park: 1, 0..=1, "hold the window open at move_page_tables()";
+    }
+}
 
-/// Parameters of `mremap_merge_migrate`.
-pub(crate) const MREMAP_PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "park",
-        default: 0,
-        min: 0,
-        max: 1,
-        help: "hold the window open at move_page_tables()",
-    },
-    ParamSpec {
-        name: "probe",
-        default: 1,
-        min: 0,
-        max: 1,
-        help: "even rounds: own rmap_walk across the merged move",
-    },
-];
+crate::scenario_params! {
+    /// Parameters of `mremap_merge_migrate`.
+    pub(crate) struct MremapParams {
+        park: 0, 0..=1, "hold the window open at move_page_tables()";
+        probe: 1, 0..=1, "even rounds: own rmap_walk across the merged move";
+    }
+}
 
 /// Where the temporary stacks live: far below the mmap area, with nothing
 /// mapped underneath, so relocate_vma_down() has room.
 const STACK_TOP: usize = 0x6000_0000_0000;
 
 impl MoveKind for ExecStack {
-    fn setup(run: &RunShared, _mm: &MmUse<'_>, pages: usize) -> Result<Self> {
+    type Params = ExecStackParams;
+
+    fn park(p: &ExecStackParams) -> bool {
+        p.park != 0
+    }
+
+    fn setup(_run: &RunShared, p: &ExecStackParams, _mm: &MmUse<'_>, pages: usize) -> Result<Self> {
         Ok(Self {
             top: STACK_TOP,
             len: pages * PAGE_SIZE,
-            shift: run.params.get("shift") as usize * PAGE_SIZE,
+            shift: p.shift as usize * PAGE_SIZE,
         })
     }
 

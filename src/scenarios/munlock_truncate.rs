@@ -35,7 +35,7 @@
 //! Re-injected bug: `qemu/zoo/002-cow-munlock-on-unmap.patch`.
 
 use crate::checkers::{self, Baseline, Invariant, Violation, PAGE_SIZE};
-use crate::engine::{Aligner, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
+use crate::engine::{Aligner, Counter, RunShared, Scenario, WorkerCtx};
 use crate::ffi::{self, FolioRef, MmUse, ShmemFile, Stat};
 use kernel::{
     prelude::*,
@@ -43,28 +43,20 @@ use kernel::{
     time::{delay::fsleep, Delta},
 };
 
-pub(crate) const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "isolate",
-        default: 8,
-        min: 0,
-        max: 4096,
-        help: "folios isolated per round",
-    },
-    ParamSpec {
-        name: "hold_us",
-        default: 500,
-        min: 0,
-        max: 1_000_000,
-        help: "max isolation hold",
-    },
-];
+crate::scenario_params! {
+    /// Parameters of `munlock_truncate`.
+    pub(crate) struct MunlockParams {
+        isolate: 8, 0..=4096, "folios isolated per round";
+        hold_us: 500, 0..=1_000_000, "max isolation hold";
+    }
+}
 
 const TRUNCATOR: usize = 0;
 const ISOLATOR: usize = 1;
 
 pub(crate) struct MunlockTruncate {
     pages: usize,
+    params: MunlockParams,
     seed: u64,
     /// The current round's mapping (0 between rounds).
     cur_base: Atomic<usize>,
@@ -220,7 +212,7 @@ impl MunlockTruncate {
         let mut folios = KVec::new();
         if base != 0 {
             let guard = mm.mm().mmap_read_lock();
-            for _ in 0..run.params.get("isolate") {
+            for _ in 0..self.params.isolate {
                 let addr = base + w.rng.below(self.pages as u64) as usize * PAGE_SIZE;
                 if let Some(f) = ffi::pte_lookup(mm.mm(), &guard, addr, true).folio {
                     folios.push(f, GFP_KERNEL)?;
@@ -230,7 +222,7 @@ impl MunlockTruncate {
         if !self.align.start(ISOLATOR, w) {
             return Ok(());
         }
-        let hold_us = w.rng.below(run.params.get("hold_us") + 1) as i64;
+        let hold_us = w.rng.below(self.params.hold_us + 1) as i64;
         for f in folios.iter() {
             let isolated = f.isolate_lru_for(|| fsleep(Delta::from_micros(hold_us)));
             run.count(
@@ -249,10 +241,12 @@ impl MunlockTruncate {
 
 impl Scenario for MunlockTruncate {
     const ROLES: &'static [&'static str] = &["truncator", "isolator", "toucher"];
+    type Params = MunlockParams;
 
     fn setup(run: &RunShared, _mm: &MmUse<'_>) -> Result<Self> {
         Ok(Self {
-            pages: run.params.get("pages") as usize,
+            pages: run.params.pages,
+            params: run.params.own()?,
             seed: run.seed,
             cur_base: Atomic::new(0),
             published: Atomic::new(0),

@@ -19,16 +19,16 @@
 //! real state at the hook points the trait names.
 
 use crate::checkers::{self, Baseline, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
-use crate::engine::{self, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
+use crate::engine::{self, Counter, NoParams, RunShared, Scenario, ScenarioParams, WorkerCtx};
 use crate::ffi::{self, FolioRef, IsolatedList, MmUse, Stat};
 use kernel::prelude::*;
-
-/// No parameters beyond the common ones.
-pub(crate) const PARAMS: &[ParamSpec] = &[];
 
 /// Hook points where a busted op may break real state. Every hook defaults
 /// to doing nothing ([`NoBreak`] is `smoke`).
 pub(crate) trait Breaker: Send + Sync + Sized + 'static {
+    /// The scenario's parameters (the breaker's own, if any).
+    type Params: ScenarioParams;
+
     /// Per-run state of the breaker.
     fn new(run: &RunShared) -> Result<Self>;
 
@@ -66,6 +66,8 @@ pub(crate) trait Breaker: Send + Sync + Sized + 'static {
 pub(crate) struct NoBreak;
 
 impl Breaker for NoBreak {
+    type Params = NoParams;
+
     fn new(_run: &RunShared) -> Result<Self> {
         Ok(Self)
     }
@@ -228,11 +230,12 @@ impl<B: Breaker> Smoke<B> {
 
 impl<B: Breaker> Scenario for Smoke<B> {
     const ROLES: &'static [&'static str] = &["migrator", "reader"];
+    type Params = B::Params;
 
     fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self> {
         run.require_two_nodes()?;
         let nodes = [0, 1];
-        let pages = run.params.get("pages") as usize;
+        let pages = run.params.pages;
         let anon_mapped = Baseline::take(Stat::AnonMapped);
         let isolated = IsolatedBaseline::take();
         let base = mm.mmap_anon(0, pages * PAGE_SIZE)?;

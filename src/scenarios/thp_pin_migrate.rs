@@ -24,7 +24,7 @@
 //! Re-injected bug: `qemu/zoo/001-thp-migrate-ignores-pins.patch`.
 
 use crate::checkers::{self, Baseline, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
-use crate::engine::{Aligner, Counter, ParamSpec, RunShared, Scenario, WorkerCtx};
+use crate::engine::{Aligner, Counter, RunShared, Scenario, WorkerCtx};
 use crate::ffi::{self, FolioRef, IsolatedList, MmUse, PageRef, PteState, Stat};
 use kernel::{
     prelude::*,
@@ -35,34 +35,20 @@ use kernel::{
 const HPAGE_SIZE: usize = 2 << 20;
 const HPAGE_PAGES: usize = HPAGE_SIZE / PAGE_SIZE;
 
-pub(crate) const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "thps",
-        default: 2,
-        min: 0,
-        max: 64,
-        help: "PMD-sized THPs",
-    },
-    ParamSpec {
-        name: "pin",
-        default: 2,
-        min: 0,
-        max: 2,
-        help: "0 get, 1 pin, 2 alternate",
-    },
-    ParamSpec {
-        name: "hold_us",
-        default: 3000,
-        min: 0,
-        max: 1_000_000,
-        help: "max extra-reference hold",
-    },
-];
+crate::scenario_params! {
+    /// Parameters of `thp_pin_migrate`.
+    pub(crate) struct ThpParams {
+        thps: 2, 0..=64, "PMD-sized THPs";
+        pin: 2, 0..=2, "0 get, 1 pin, 2 alternate";
+        hold_us: 3000, 0..=1_000_000, "max extra-reference hold";
+    }
+}
 
 const MIGRATOR: usize = 0;
 const HOLDER: usize = 1;
 
 pub(crate) struct ThpPinMigrate {
+    params: ThpParams,
     thp_base: usize,
     thp_pages: usize,
     base: usize,
@@ -159,7 +145,7 @@ impl ThpPinMigrate {
             self.thp_pages + w.rng.below(self.pages as u64) as usize
         };
         self.target.store(idx, Release);
-        let pin = match run.params.get("pin") {
+        let pin = match self.params.pin {
             0 => false,
             1 => true,
             _ => w.iteration & 1 == 1,
@@ -190,7 +176,7 @@ impl ThpPinMigrate {
             return Err(EFAULT);
         };
         run.count(Counter::Refs, 1);
-        let hold_us = w.rng.below(run.params.get("hold_us") + 1);
+        let hold_us = w.rng.below(self.params.hold_us + 1);
         fsleep(Delta::from_micros(hold_us as i64));
 
         let gen = self.gens[idx].load(Relaxed) + 1;
@@ -244,12 +230,14 @@ impl ThpPinMigrate {
 
 impl Scenario for ThpPinMigrate {
     const ROLES: &'static [&'static str] = &["migrator", "holder"];
+    type Params = ThpParams;
 
     fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self> {
         run.require_two_nodes()?;
         let nodes = [0, 1];
-        let thps = run.params.get("thps") as usize;
-        let pages = run.params.get("pages") as usize;
+        let params: ThpParams = run.params.own()?;
+        let thps = params.thps as usize;
+        let pages = run.params.pages;
         let anon_mapped = Baseline::take(Stat::AnonMapped);
         let isolated = IsolatedBaseline::take();
         // A PMD-aligned range inside a larger mapping, so THP faults fit.
@@ -277,6 +265,7 @@ impl Scenario for ThpPinMigrate {
             align: Aligner::new(),
             anon_mapped,
             isolated,
+            params,
         };
         let mut buf = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         for idx in 0..s.total() {
