@@ -203,7 +203,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 t0=$SECONDS
 rc=0
-cmd="ci/sweep.sh --in-guest"
+cmd="bash ci/sweep.sh --in-guest"
 for a in "${gargs[@]}"; do
 	cmd+=" $(printf %q "$a")"
 done
@@ -215,7 +215,7 @@ echo "# sweep: $((SECONDS - t0)) s including the boot, qemu/run.sh status $rc"
 gp=0 gf=0 gs=0
 [ -z "$counts" ] || read -r gp _ gf _ gs _ <<< "${counts//,/}"
 if [ -z "$counts" ]; then
-	echo "# the guest printed no counts line: it died or hung (see the console log above)"
+	echo "# the guest printed no counts line: the sweep did not finish (see above)"
 	gf=$((gf + 1))
 elif [ "$rc" != 0 ] && [ "$gf" = 0 ]; then
 	echo "# every run passed, but qemu/run.sh failed (status $rc): a console report or crash (see above)"
