@@ -41,10 +41,10 @@ clippy:
 	$(KMAKE) CLIPPY=1 W=1 KRUSTFLAGS=-Dwarnings modules
 
 fmt:
-	rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml src/*.rs src/scenarios/*.rs
+	rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml src/*.rs src/ffi/*.rs src/engine/*.rs src/scenarios/*.rs
 
 fmt-check:
-	rustfmt --check --edition 2021 --config-path $(KDIR)/.rustfmt.toml src/*.rs src/scenarios/*.rs
+	rustfmt --check --edition 2021 --config-path $(KDIR)/.rustfmt.toml src/*.rs src/ffi/*.rs src/engine/*.rs src/scenarios/*.rs
 
 shellcheck:
 	shellcheck -x ci/*.sh qemu/*.sh selftests/*.sh .ci/run

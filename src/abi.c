@@ -2,10 +2,11 @@
 /*
  * The shim's ABI as numbers, asm-offsets style: Kbuild compiles this file
  * to assembly and turns each DEFINE() into a Rust constant
- * (src/abi_gen.rs, generated, not in git). src/ffi.rs asserts at compile
- * time that its #[repr(C)] mirrors have these sizes and offsets and uses
- * these constants, so a change to shim.h that the Rust side does not follow
- * fails the build instead of silently reading the wrong bytes.
+ * (src/abi_gen.rs, generated, not in git). src/ffi/mod.rs asserts at
+ * compile time that the #[repr(C)] mirrors (src/ffi/pte.rs, folio.rs) have
+ * these sizes and offsets, and src/ffi/ uses these constants, so a change to
+ * shim.h that the Rust side does not follow fails the build instead of
+ * silently reading the wrong bytes.
  */
 #include <linux/kbuild.h>
 #include <linux/stddef.h>

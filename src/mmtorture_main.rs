@@ -13,9 +13,10 @@
 //! - `params` (r): every scenario parameter with its range, and the coverage
 //!   each scenario needs.
 //!
-//! Layers: this file (debugfs) → `engine` (run lifecycle, workers) →
-//! `scenarios` (what is tested, one table) → `checkers` (invariants) →
-//! `ffi` + `shim.c` (the only unsafe code and C).
+//! Layers, each importing only those after it: this file (debugfs) →
+//! `scenarios` (what is tested, one table) → `engine` (run lifecycle,
+//! workers) → `checkers` (invariants) → `ffi` + `shim.c` (the only unsafe
+//! code and C). docs/design.md has the file map.
 
 use kernel::{
     debugfs::{Dir, File},

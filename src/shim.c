@@ -10,8 +10,9 @@
  *  2. wraps static inlines and macros that Rust cannot call (page-table
  *     walking, folio accessors, vmstat snapshots, nodemasks, kthreads).
  *
- * Every function is prefixed mmt_ and declared in src/ffi.rs, which wraps it
- * in a safe Rust function with its safety contract.
+ * Every function is prefixed mmt_ and declared in src/ffi/ (in the file of
+ * the object that calls it), which wraps it in a safe Rust function with its
+ * safety contract.
  */
 #include <linux/cpumask.h>
 #include <linux/delay.h>
@@ -316,8 +317,8 @@ int mmt_relocate_vma_down(struct mm_struct *mm, unsigned long addr,
  * move_page_tables() is entered after the vma was expanded
  * (relocate_vma_down) or copied/merged (copy_vma), and before any pte moves;
  * it returns once they moved. For the one armed task, the entry and return
- * handlers call mmtorture's own code (src/ffi.rs ParkPoint), which may spin
- * in the entry handler for a bounded time: a race window held open on
+ * handlers call mmtorture's own code (ParkPoint, src/ffi/park.rs), which may
+ * spin in the entry handler for a bounded time: a race window held open on
  * purpose. (An mmu_notifier would allow sleeping there, but
  * CONFIG_MMU_NOTIFIER is only selected by drivers such as KVM.)
  */

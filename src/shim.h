@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mmtorture shim interface: every C function src/ffi.rs calls. The Rust
- * declarations in src/ffi.rs must match these prototypes and structs.
+ * mmtorture shim interface: every C function src/ffi/ calls. The Rust
+ * declarations in src/ffi/ must match these prototypes and structs.
  */
 #ifndef MMTORTURE_SHIM_H
 #define MMTORTURE_SHIM_H
@@ -15,7 +15,7 @@ struct mm_struct;
 struct task_struct;
 struct vm_area_struct;
 
-/* What one user address resolves to in the page tables (see ffi.rs). */
+/* What one user address resolves to in the page tables (src/ffi/pte.rs). */
 enum mmt_pte_kind {
 	MMT_PTE_NONE = 0,	/* no table or pte_none */
 	MMT_PTE_PRESENT = 1,	/* present pte */
