@@ -125,12 +125,18 @@ impl MunlockTruncate {
         self.published.store(w.iteration + 1, Release);
         let raced = self.align.start(TRUNCATOR, w);
         let truncated = file.truncate(0);
-        if raced {
+        let settled = raced && {
             self.align.end(TRUNCATOR, run);
-            self.align.wait_other(TRUNCATOR, w);
-        }
+            self.align.wait_other(TRUNCATOR, w)
+        };
         self.cur_base.store(0, Release);
         truncated?;
+        if !settled {
+            // The run is ending and the isolator may still hold folios of
+            // this round: nothing here is quiescent enough to check.
+            drop(cows);
+            return mm.munmap(base, len);
+        }
 
         // Flush the per-cpu LRU and mlock batches, then look.
         ffi::lru_add_drain_all();
