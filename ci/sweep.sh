@@ -162,10 +162,13 @@ if [ "${1:-}" = --in-guest ]; then
 		4) echo "ok $n $line # SKIP $(mmt_result_reason)"; skip=$((skip + 1)) ;;
 		*)
 			echo "not ok $n $line"
-			reason=$(mmt_result_reason)
-			[ -z "$reason" ] || echo "# $reason"
-			printf '%s\n' "$out" | grep -E 'violation: |error: |no-coverage|control: |still .* after|did not stop' |
-				sed -n '1,6p' | sed 's/^\(# \)*/# /'
+			# why: the first violation / no-coverage / error lines, once each
+			{
+				reason=$(mmt_result_reason)
+				[ -z "$reason" ] || echo "# $reason"
+				printf '%s\n' "$out" | grep -E '^(# )+(violation|error|no-coverage): |control: |still .* after|did not stop' |
+					sed 's/^\(# \)*/# /'
+			} | awk '!seen[$0]++' | sed -n '1,6p'
 			fail=$((fail + 1))
 			;;
 		esac
