@@ -200,7 +200,11 @@ fn params_read(_t: &Arc<Torture>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "(unless {k}={v})")?;
             }
         }
-        writeln!(f)?;
+        writeln!(
+            f,
+            " # for runs of {} s or more; shorter runs need proportionally less, at least 1",
+            engine::Need::FULL_S
+        )?;
     }
     Ok(())
 }

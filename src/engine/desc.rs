@@ -29,11 +29,25 @@ pub(crate) struct ScenarioDesc {
 /// ends without `counter >= min` did not prove its race ran and fails with
 /// `no-coverage`, as rcutorture treats a writer that made no progress. The
 /// need is waived when parameter `unless.0` equals `unless.1` (e.g. no park
-/// entries are needed with `park=0`).
+/// entries are needed with `park=0`). `min` is stated for a run of
+/// [`Need::FULL_S`] seconds or more; a shorter run needs proportionally
+/// less, and never less than one (the race must have run at least once).
 pub(crate) struct Need {
     pub(crate) counter: Counter,
     pub(crate) min: u64,
     pub(crate) unless: Option<(&'static str, u64)>,
+}
+
+impl Need {
+    /// The run length (s) `min` is stated for.
+    pub(crate) const FULL_S: u64 = 5;
+
+    /// What a run of `duration_s` seconds needs: `min` scaled down for a
+    /// shorter run (rounded up), at least 1.
+    pub(crate) fn min_for(&self, duration_s: u64) -> u64 {
+        let d = duration_s.min(Self::FULL_S);
+        (self.min * d).div_ceil(Self::FULL_S).max(1)
+    }
 }
 
 /// A need that always applies.

@@ -226,7 +226,9 @@ impl RunShared {
     }
 
     /// The first declared need this run fell short of: (need, count).
-    pub(super) fn shortfall(&self) -> Option<(&'static Need, u64)> {
+    /// The first declared need this run fell short of: (need, count, what
+    /// a run of this length needs).
+    pub(super) fn shortfall(&self) -> Option<(&'static Need, u64, u64)> {
         self.desc.coverage.iter().find_map(|n| {
             if let Some((p, v)) = n.unless {
                 if self.params.get(p) == Some(v) {
@@ -234,7 +236,8 @@ impl RunShared {
                 }
             }
             let got = self.counters[n.counter as usize].load(Relaxed);
-            (got < n.min).then_some((n, got))
+            let min = n.min_for(self.params.duration);
+            (got < min).then_some((n, got, min))
         })
     }
 
@@ -356,14 +359,8 @@ impl RunShared {
             RunState::Failed if self.nr_violations.load(Relaxed) == 0 => self.shortfall(),
             _ => None,
         };
-        if let Some((n, got)) = short {
-            let _ = writeln!(
-                out,
-                "# no-coverage: {} {} < {}",
-                n.counter.name(),
-                got,
-                n.min
-            );
+        if let Some((n, got, min)) = short {
+            let _ = writeln!(out, "# no-coverage: {} {} < {}", n.counter.name(), got, min);
         }
         let _ = match (state, short) {
             (RunState::Passed, _) => writeln!(out, "ok 1 {name}"),
@@ -373,12 +370,12 @@ impl RunShared {
             (RunState::Skipped, _) => {
                 writeln!(out, "ok 1 {name} # SKIP {}", skip.unwrap_or("precondition"))
             }
-            (_, Some((n, got))) => writeln!(
+            (_, Some((n, got, min))) => writeln!(
                 out,
                 "not ok 1 {name} # no-coverage: {} {} < {}",
                 n.counter.name(),
                 got,
-                n.min
+                min
             ),
             _ => writeln!(out, "not ok 1 {name}"),
         };
