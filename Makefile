@@ -62,11 +62,11 @@ ZOO_OPTS = $(if $(SCENARIO),--scenario "$(SCENARIO)" --args "$(ARGS)",$(if $(ARG
 zoo:
 	@bash ci/zoo.sh $(ZOO_OPTS) "$(PATCH)" $(SEED)
 
-# Every mutation, SEEDS runs each (fresh random seeds): one line per run, then
-# a table of DETECTED / MISSED / INCONCLUSIVE rows.
+# Every mutation (or PATCHES=...), SEEDS runs each (fresh random seeds): one
+# line per run, then a table of DETECTED / MISSED / INCONCLUSIVE rows.
 SEEDS ?= 3
 zoo-all:
-	@bash ci/zoo.sh --all --seeds "$(SEEDS)" $(ZOO_OPTS)
+	@bash ci/zoo.sh --all --seeds "$(SEEDS)" $(ZOO_OPTS) $(PATCHES)
 
 # The selftests in kselftest form, with the module, under INSTALL_PATH (a tree
 # the kernel's run_kselftest.sh runs: see selftests/Makefile).

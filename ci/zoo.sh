@@ -2,7 +2,7 @@
 # make zoo PATCH=qemu/zoo/NNN-name.patch: prove a scenario catches a bug.
 #
 #   ci/zoo.sh [--scenario NAME] [--args "k=v ..."] PATCH [SEED]
-#   ci/zoo.sh --all [--seeds N] [--scenario NAME] [--args "k=v ..."]
+#   ci/zoo.sh --all [--seeds N] [--scenario NAME] [--args "k=v ..."] [PATCH...]
 #   ci/zoo.sh --from-log STATUS CONSOLE_LOG [--scenario NAME] PATCH
 #       judge a finished run again, without building or booting: STATUS is
 #       qemu/run.sh's exit status, CONSOLE_LOG its console log (the guest's
@@ -31,7 +31,7 @@
 #       happened: no clean boot (qemu/run.sh 3), the patch does not apply,
 #       the zoo kernel or the module failed to build, a runner setup error.
 #
-# --all runs every qemu/zoo/*.patch N times (--seeds, default 3, fresh random
+# --all runs every qemu/zoo/*.patch (or the PATCHes given) N times (--seeds, default 3, fresh random
 # seeds unless --args sets one), prints each run's line as it comes and then a
 # table (mutation, scenario, verdict, checker or why, ms) with one row per run;
 # it exits 0 iff every run was DETECTED (1 if any MISSED, else 2).
@@ -72,7 +72,9 @@ if [ "$all" = 1 ]; then
 	logdir="$MMT_CACHE/logs/zoo-all-$(date +%Y%m%d-%H%M%S)"
 	mkdir -p "$logdir"
 	log "zoo-all: each run's build and guest output in $logdir/"
-	for p in qemu/zoo/*.patch; do
+	patches=("$@")
+	[ $# -gt 0 ] || patches=(qemu/zoo/*.patch)
+	for p in "${patches[@]}"; do
 		for i in $(seq "$seeds"); do
 			n0=$(wc -l < "$rec")
 			line=$(ZOO_RECORD=$rec bash "$0" "${opts[@]}" "$p" 2> "$logdir/$(basename "$p" .patch)-$i.log")
