@@ -266,15 +266,18 @@ pub(super) fn wait_for_end<S: Scenario>(
     workers: &KVec<WorkerHandle<S>>,
     taints: &checkers::TaintWatch,
 ) {
+    // `duration` counts from the workers' start, not from the run's: a
+    // setup that populates 64 THPs under TCG must not eat the race.
+    let t0 = run.now_ms();
     let duration_ms = run.params.duration * 1000;
     let shuffle_ms = run.params.shuffle_ms;
     let stall_ms = run.params.stall_s * 1000;
     let cpus = &run.params.cpus;
-    let mut next_shuffle = shuffle_ms;
+    let mut next_shuffle = t0 + shuffle_ms;
     let mut offset = 0usize;
     loop {
         let now = run.now_ms();
-        if now >= duration_ms || run.should_stop() {
+        if now - t0 >= duration_ms || run.should_stop() {
             break;
         }
         if let Some(v) = taints.check() {
