@@ -62,6 +62,11 @@ if ! phase deps bash ci/deps.sh >&2; then
 	echo "Bail out! make deps failed"
 	exit 1
 fi
+# MMT_ACCEL=kvm on a machine without usable KVM fails here, before the build.
+if ! qemu/run.sh --probe-accel > /dev/null; then
+	echo "Bail out! no usable accelerator (MMT_ACCEL=${MMT_ACCEL:-}): see the message above"
+	exit 1
+fi
 if [ -z "${KDIR:-}" ]; then
 	kpath=$(mktemp)
 	if ! phase kernel bash ci/kernel.sh > "$kpath"; then

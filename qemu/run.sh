@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Boot the test kernel under QEMU (virtme-ng, TCG) and run one command in it.
+# Boot the test kernel under QEMU (virtme-ng; KVM when usable, else TCG) and
+# run one command in it.
 #
 #   qemu/run.sh [--kdir DIR] [--timeout SEC] [--log FILE] [--retries N]
 #               [--boot-timeout SEC] [--console] -- COMMAND...
+#   qemu/run.sh --probe-accel   print the accelerator a boot would use
+#                               ("accel: kvm" or "accel: tcg (why)"); exit 0,
+#                               or 125 when MMT_ACCEL=kvm cannot be honoured
 #
 #   --kdir DIR     built kernel tree (default: $KDIR, else `ci/kernel.sh --path`)
 #   --timeout SEC  kill the guest after SEC seconds per boot (default 900)
@@ -16,7 +20,18 @@
 #   --console      also copy the console to stderr as it is written
 #
 # Environment: KDIR (as --kdir), MMT_BOOT_RETRIES (as --retries), MMT_KOPTS
-# (extra kernel options), MMT_QEMU_CPU (qemu -cpu; default max,la57=off).
+# (extra kernel options), MMT_QEMU_CPU (qemu -cpu; default max,la57=off under
+# TCG, host,la57=off under KVM), MMT_ACCEL (kvm or tcg: force one; default:
+# KVM when usable).
+#
+# Accelerator: KVM is used when it really works, not when /dev/kvm merely
+# exists: qemu/kvm-probe.py opens /dev/kvm, creates a VM and a vCPU and runs
+# it to a HLT, then QEMU itself must bring up a KVM vCPU with the -cpu we
+# would give it (`-S`, then quit: a sandbox's /dev/kvm can pass the first
+# step and still refuse QEMU's MSRs). Otherwise TCG (vng --disable-kvm).
+# MMT_ACCEL=kvm without a usable KVM exits 125 at once with the reason.
+# The choice is logged and printed on stdout as the KTAP comment
+# "# accel: kvm" or "# accel: tcg (...)".
 # Test hook: MMT_INJECT_BOOT_REPORT=N makes the guest of each of the first N
 # boots write a fake boot-phase report ("WARNING: mmtorture test hook: ...")
 # to /dev/kmsg before MMTORTURE-TEST-PHASE-BEGIN, to exercise the retry
@@ -44,7 +59,7 @@
 #   2    the guest crashed: no MMTORTURE-EXIT marker on the console
 #   3    every boot had a report before the test phase began (see below)
 #   124  the guest hung: killed after --timeout seconds
-#   125  usage or setup error
+#   125  usage or setup error (including MMT_ACCEL=kvm without usable KVM)
 #
 # How the status gets out: virtme-init cannot find its script I/O ports in
 # our guest (no udevd to create /dev/virtio-ports/*), so it runs the command
@@ -145,6 +160,37 @@ LOG=
 RETRIES=${MMT_BOOT_RETRIES:-2}
 BOOT_TIMEOUT=300
 SHOW_CONSOLE=0
+PROBE_ONLY=0
+
+# choose_accel: set ACCEL (kvm|tcg) and ACCEL_WHY; 125 if MMT_ACCEL=kvm is
+# impossible here.
+choose_accel() {
+	local why='' out
+	case "${MMT_ACCEL:-}" in
+	'' | kvm | tcg) ;;
+	*) log "MMT_ACCEL must be kvm or tcg, not '$MMT_ACCEL'"; return 125 ;;
+	esac
+	if [ "${MMT_ACCEL:-}" = tcg ]; then
+		ACCEL=tcg ACCEL_WHY="forced by MMT_ACCEL=tcg"
+		return 0
+	fi
+	if ! out=$(python3 "$MMT_ROOT/qemu/kvm-probe.py" 2>&1); then
+		why="/dev/kvm not usable: ${out:-probe failed}"
+	elif ! out=$(printf 'quit\n' | timeout 30 qemu-system-x86_64 -accel kvm \
+		-cpu "${MMT_QEMU_CPU:-host,la57=off}" -machine q35 -m 64 -smp 1 \
+		-display none -nodefaults -no-reboot -S -monitor stdio 2>&1); then
+		why="qemu cannot start a KVM vCPU: $(printf '%s\n' "$out" | grep -av '^QEMU\|^(qemu)' | head -1)"
+	fi
+	if [ -z "$why" ]; then
+		ACCEL=kvm ACCEL_WHY=
+		return 0
+	fi
+	if [ "${MMT_ACCEL:-}" = kvm ]; then
+		log "MMT_ACCEL=kvm, but KVM is not usable here: $why"
+		return 125
+	fi
+	ACCEL=tcg ACCEL_WHY=$why
+}
 
 [ $# -gt 0 ] || { usage >&2; exit 125; }
 while [ $# -gt 0 ]; do
@@ -165,11 +211,19 @@ while [ $# -gt 0 ]; do
 	--boot-timeout) BOOT_TIMEOUT=${2:?--boot-timeout needs a value}; shift 2 ;;
 	--boot-timeout=*) BOOT_TIMEOUT=${1#*=}; shift ;;
 	--console) SHOW_CONSOLE=1; shift ;;
+	--probe-accel) PROBE_ONLY=1; shift; break ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
 	*) log "unknown option: $1"; usage >&2; exit 125 ;;
 	esac
 done
+ACCEL="" ACCEL_WHY=""
+choose_accel || exit $?
+accel_line="accel: $ACCEL${ACCEL_WHY:+ ($ACCEL_WHY)}"
+if [ "$PROBE_ONLY" = 1 ]; then
+	echo "$accel_line"
+	exit 0
+fi
 [ $# -gt 0 ] || { log "no command given (put it after --)"; exit 125; }
 CMD="$*"
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || { log "--timeout: not a number: $TIMEOUT"; exit 125; }
@@ -191,6 +245,15 @@ if [ -z "$LOG" ]; then
 	LOG=$MMT_CACHE/logs/console-$(date +%Y%m%d-%H%M%S).log
 fi
 mkdir -p "$(dirname "$LOG")"
+log "$accel_line"
+echo "# $accel_line"
+if [ "$ACCEL" = kvm ]; then
+	ACCEL_OPTS=()
+	QEMU_CPU=${MMT_QEMU_CPU:-host,la57=off}
+else
+	ACCEL_OPTS=(--disable-kvm)
+	QEMU_CPU=${MMT_QEMU_CPU:-max,la57=off}
+fi
 LOG=$(cd "$(dirname "$LOG")" && pwd)/$(basename "$LOG")
 
 # boot_once LOGFILE: boot, run CMD, copy its output to stdout and LOGFILE.out.
@@ -201,15 +264,16 @@ boot_once() {
 	[ "$attempt" -ge "$INJECT" ] || inject=(--inject-boot-report)
 	rundir=$(mktemp -d "$(dirname "$log")/.guest-XXXXXX")
 	# vng passes --cpus to qemu -smp and --qemu-opts last, so this -cpu
-	# overrides vng's own `-cpu max`.
+	# overrides vng's own (`-cpu max` under TCG, `-cpu host` under KVM; LA57
+	# off under both, see below).
 	# shellcheck disable=SC2054 # the commas belong to qemu's options
 	local vng=(
-		vng --run "$KDIR" --disable-kvm --skip-modules
+		vng --run "$KDIR" "${ACCEL_OPTS[@]}" --skip-modules
 		--cpus 4,sockets=2,cores=2,threads=1 --memory 2G
 		--numa 1G,cpus=0-1 --numa 1G,cpus=2-3
 		--verbose --cwd "$MMT_ROOT" --rwdir "$rundir"
 		--append "${KOPTS[*]} ${EXTRA_KOPTS[*]}"
-		--qemu-opts="-cpu ${MMT_QEMU_CPU:-max,la57=off}"
+		--qemu-opts="-cpu $QEMU_CPU"
 		--exec "bash $(printf %q "$SELF") --in-guest $(printf %q "$rundir") ${inject[*]} -- $(printf %q "$CMD")"
 	)
 	log "booting $KDIR (timeout ${TIMEOUT}s), console: $log"
