@@ -24,7 +24,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 KDIR ?= $(shell bash $(ROOT)/ci/kernel.sh --path 2>/dev/null)
 KMAKE = $(MAKE) -C $(KDIR) M=$(ROOT) LLVM=$(LLVM)
 
-.PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck clean zoo zoo-all
+.PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck shard-test clean zoo zoo-all
 
 all: module
 
@@ -49,13 +49,19 @@ fmt-check:
 shellcheck:
 	shellcheck -x ci/*.sh qemu/*.sh selftests/*.sh .ci/run
 
-lint: fmt-check shellcheck clippy
+# the SHARD=i/n split: disjoint shards whose union is every selftest
+shard-test:
+	@bash ci/shard.sh --self-test > /dev/null || bash ci/shard.sh --self-test
+
+lint: fmt-check shellcheck shard-test clippy
 
 run: module
 	bash ci/check.sh --run "$(SCENARIO)" "$(ARGS)"
 
+# SCENARIOS=a,b (selftest names without mmtorture_) and SHARD=i/n select
+# the selftests (ci/shard.sh); neither: every selftest.
 check:
-	bash ci/check.sh
+	SCENARIOS="$(SCENARIOS)" SHARD="$(SHARD)" bash ci/check.sh
 
 # SCENARIO= (with ARGS=, or none) replaces the patch's Scenario: line.
 ZOO_OPTS = $(if $(SCENARIO),--scenario "$(SCENARIO)" --args "$(ARGS)",$(if $(ARGS),--args "$(ARGS)"))

@@ -7,6 +7,15 @@
 #   ci/check.sh --run SCENARIO ARGS   make run: boot and run one scenario
 #                                     (all selftests when SCENARIO is empty)
 #
+# make check selection (environment): SCENARIOS=a,b runs only those selftests
+# (names without the mmtorture_ prefix); SHARD=i/n runs shard i of n of them
+# (ci/shard.sh: balanced by selftests/durations, deterministic, so SHARD=1/n
+# .. n/n on n machines run every selftest once). Neither set: every selftest.
+# The host-side checks (rustfmt, shellcheck, shard, clippy, module) run in
+# every shard: they take a minute or two next to a guest's several, and each
+# shard then is a complete verdict on its checkout (a CI job that is green
+# linted and built what it tested).
+#
 # Exit 0 iff nothing failed. KDIR= uses a user's own built tree instead of
 # the cached kernel. Phase times are printed as KTAP comments.
 #
@@ -57,6 +66,18 @@ host_test() { # host_test NAME CMD...: one KTAP line for a host-side check
 echo "KTAP version 1"
 echo "# mmtorture $mode: $(git rev-parse --short HEAD 2>/dev/null || echo no-git)"
 
+# Which selftests (make check SCENARIOS= / SHARD=); none given: all of them.
+selected=0 sel=()
+if [ "$mode" = check ] && { [ -n "${SCENARIOS:-}" ] || [ -n "${SHARD:-}" ]; }; then
+	selected=1
+	if ! list=$(bash ci/shard.sh select "${SCENARIOS:-}" "${SHARD:-}"); then
+		echo "Bail out! bad SCENARIOS='${SCENARIOS:-}' or SHARD='${SHARD:-}' (see above)"
+		exit 1
+	fi
+	mapfile -t sel < <(grep . <<< "$list" || true)
+	echo "# selftests${SCENARIOS:+ SCENARIOS=$SCENARIOS}${SHARD:+ SHARD=$SHARD}: ${sel[*]:-(none)}"
+fi
+
 # Bootstrap: toolchain and kernel. A failure here ends the run.
 if ! phase deps bash ci/deps.sh >&2; then
 	echo "Bail out! make deps failed"
@@ -83,6 +104,7 @@ if [ "$mode" = check ]; then
 	# clippy builds the module too (clippy-driver in place of rustc).
 	host_test rustfmt make -s fmt-check || true
 	host_test shellcheck make -s shellcheck || true
+	host_test shard bash ci/shard.sh --self-test || true
 	host_test clippy make -s clippy KDIR="$KDIR" || true
 fi
 if ! host_test module make -s module KDIR="$KDIR"; then
@@ -92,7 +114,14 @@ if ! host_test module make -s module KDIR="$KDIR"; then
 fi
 
 # The guest: its KTAP stream is printed as it comes; its counts are added.
-guest_cmd=(selftests/run_guest.sh)
+guest_cmd=(selftests/run_guest.sh "${sel[@]}")
+if [ "$selected" = 1 ] && [ ${#sel[@]} = 0 ]; then
+	echo "# this shard has no selftests: no guest boot"
+	echo "# time: ${times[*]}"
+	echo "$pass passed, $fail failed, $skip skipped"
+	[ "$fail" = 0 ]
+	exit
+fi
 if [ "$mode" = run ] && [ -n "$scenario" ]; then
 	guest_cmd=(selftests/run_scenario.sh "$scenario" "$args")
 fi
