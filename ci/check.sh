@@ -44,6 +44,20 @@ phase() { # phase NAME CMD...: run CMD, record its wall time
 	return "$rc"
 }
 
+# make check keeps its KTAP (host lines + the guest's output) in the cache's
+# log folder and writes KCIDB JSON beside it (ci/kcidb.py), validated against
+# the kcidb-io schema as the host test "kcidb".
+stamp=$(date -u +%Y%m%d-%H%M%S)
+start_iso=$(date -u +%Y-%m-%dT%H:%M:%S+00:00)
+ktap='' kcidb_json=''
+if [ "$mode" = check ]; then
+	mkdir -p "$MMT_CACHE/logs"
+	ktap=$MMT_CACHE/logs/check-$stamp.ktap
+	kcidb_json=$MMT_CACHE/logs/kcidb-$stamp.json
+	: > "$ktap"
+fi
+rec() { [ -z "$ktap" ] || printf '%s\n' "$@" >> "$ktap"; }
+
 pass=0 fail=0 skip=0 n=0
 host_test() { # host_test NAME CMD...: one KTAP line for a host-side check
 	local name=$1 log rc=0
@@ -53,10 +67,13 @@ host_test() { # host_test NAME CMD...: one KTAP line for a host-side check
 	phase "$name" "$@" > "$log" 2>&1 || rc=$?
 	if [ "$rc" = 0 ]; then
 		echo "ok $n $name"
+		rec "ok $n $name"
 		pass=$((pass + 1))
 	else
 		sed 's/^/# /' "$log" | tail -40
+		[ -z "$ktap" ] || sed 's/^/# /' "$log" | tail -40 >> "$ktap"
 		echo "not ok $n $name"
+		rec "not ok $n $name"
 		fail=$((fail + 1))
 	fi
 	rm -f "$log"
@@ -77,6 +94,19 @@ if [ "$mode" = check ] && { [ -n "${SCENARIOS:-}" ] || [ -n "${SHARD:-}" ]; }; t
 	mapfile -t sel < <(grep . <<< "$list" || true)
 	echo "# selftests${SCENARIOS:+ SCENARIOS=$SCENARIOS}${SHARD:+ SHARD=$SHARD}: ${sel[*]:-(none)}"
 fi
+
+# kcidb_test: the KCIDB JSON of this run (so far), then its validation.
+kcidb_test() {
+	local commit repo
+	commit=$(git rev-parse HEAD 2>/dev/null) || commit=
+	repo=$(git remote get-url origin 2>/dev/null) || repo=
+	rec "# time: ${times[*]}"
+	python3 ci/kcidb.py --ktap "$ktap" --out "$kcidb_json" --start "$start_iso" \
+		${commit:+--commit "$commit"} ${repo:+--repo "$repo"} \
+		--kernel "$(basename "$KDIR")" \
+		--compiler "$(clang$LLVM_SUFFIX --version | head -1); $(rustc --version)" &&
+		"$MMT_CACHE/venv/bin/python3" ci/kcidb.py --validate "$kcidb_json"
+}
 
 # Bootstrap: toolchain and kernel. A failure here ends the run.
 if ! phase deps bash ci/deps.sh >&2; then
@@ -117,6 +147,8 @@ fi
 guest_cmd=(selftests/run_guest.sh "${sel[@]}")
 if [ "$selected" = 1 ] && [ ${#sel[@]} = 0 ]; then
 	echo "# this shard has no selftests: no guest boot"
+	host_test kcidb kcidb_test || true
+	echo "# ktap: $ktap, kcidb: $kcidb_json"
 	echo "# time: ${times[*]}"
 	echo "$pass passed, $fail failed, $skip skipped"
 	[ "$fail" = 0 ]
@@ -133,6 +165,7 @@ grc=0
 t0=$SECONDS
 qemu/run.sh --kdir "$KDIR" -- "${guest_cmd[@]}" | tee "$out" || grc=${PIPESTATUS[0]}
 times+=("guest=$((SECONDS - t0))s")
+rec "$(cat "$out")"
 # The counts of the last boot only: qemu/run.sh marks the output of a boot it
 # voided (unclean before the test phase) and reran.
 counts=$(awk '/^# mmtorture: unclean boot, the output above does not count/ { c = "" }
@@ -155,6 +188,10 @@ if [ "$grc" = 4 ] && [ -n "$counts" ]; then
 elif [ "$grc" != 0 ]; then
 	echo "# guest run failed: qemu/run.sh exit status $grc (see its console log above)"
 	[ -z "$counts" ] || [ "$gf" != 0 ] || fail=$((fail + 1))
+fi
+if [ "$mode" = check ]; then
+	host_test kcidb kcidb_test || true
+	echo "# ktap: $ktap, kcidb: $kcidb_json"
 fi
 echo "# time: ${times[*]}"
 echo "$pass passed, $fail failed, $skip skipped"

