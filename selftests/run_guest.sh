@@ -13,6 +13,10 @@
 # MMT_SELFTEST_TIMEOUT seconds (default: timeout= of selftests/settings, the
 # kselftest runner's limit, else 900), is "not ok".
 #
+# Progress: a KTAP comment "# [n/N] NAME: start" before each script and
+# "# [n/N] NAME: done in S s (exit RC)" after it (wall time in the guest), so
+# a slow suite under TCG shows where it is; the same go to /dev/kmsg.
+#
 # Writes MMTORTURE-TEST-PHASE-BEGIN to /dev/kmsg first (boot-time console
 # reports are told apart from test-time ones by it) and MMTORTURE-EXIT=<rc>
 # last. Exits 0 iff no script failed.
@@ -48,8 +52,10 @@ pass=0 fail=0 skip=0 n=0
 for t in "${tests[@]}"; do
 	n=$((n + 1))
 	name=$(basename "$t" .sh)
+	echo "# [$n/${#tests[@]}] $name: start"
 	echo "    # Subtest: $name"
 	kmsg "mmtorture-selftest: $n $name start"
+	t0=$SECONDS
 	rc=0
 	if [ ! -x "$t" ] && [ ! -f "$t" ]; then
 		echo "    # no such test: $t"
@@ -62,7 +68,8 @@ for t in "${tests[@]}"; do
 		rc=${PIPESTATUS[0]}
 		set -e
 	fi
-	kmsg "mmtorture-selftest: $n $name exit $rc"
+	kmsg "mmtorture-selftest: $n $name exit $rc after $((SECONDS - t0)) s"
+	echo "# [$n/${#tests[@]}] $name: done in $((SECONDS - t0)) s (exit $rc)"
 	case $rc in
 	"$KSFT_PASS") echo "ok $n $name"; pass=$((pass + 1)) ;;
 	"$KSFT_SKIP") echo "ok $n $name # SKIP"; skip=$((skip + 1)) ;;
