@@ -24,7 +24,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 KDIR ?= $(shell bash $(ROOT)/ci/kernel.sh --path 2>/dev/null)
 KMAKE = $(MAKE) -C $(KDIR) M=$(ROOT) LLVM=$(LLVM)
 
-.PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck shard-test clean zoo zoo-all
+.PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck shard-test actionlint clean zoo zoo-all
 
 all: module
 
@@ -53,7 +53,15 @@ shellcheck:
 shard-test:
 	@bash ci/shard.sh --self-test > /dev/null || bash ci/shard.sh --self-test
 
-lint: fmt-check shellcheck shard-test clippy
+# the CI workflow (actionlint from the venv, pinned in ci/deps.sh; it runs
+# shellcheck on the workflow's run: scripts too)
+MMT_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mmtorture
+ACTIONLINT = $(MMT_CACHE)/venv/bin/actionlint
+actionlint:
+	@[ -x $(ACTIONLINT) ] || { echo "no $(ACTIONLINT): run 'make deps'"; exit 1; }
+	$(ACTIONLINT) -shellcheck "$$(command -v shellcheck)" .github/workflows/*.yml
+
+lint: fmt-check shellcheck shard-test actionlint clippy
 
 run: module
 	bash ci/check.sh --run "$(SCENARIO)" "$(ARGS)"
