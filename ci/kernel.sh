@@ -18,6 +18,69 @@ FRAGMENTS=("$MMT_ROOT/qemu/base.config" "$MMT_ROOT/qemu/virtme.config" "$MMT_ROO
 MAKEJ=${MAKEJ:-$(($(nproc) + 1))}
 KMAKE=(make LLVM="$LLVM_SUFFIX" -j"$MAKEJ")
 
+# A build is long and silent (13-17 min on 2 cores), so progress is printed
+# every MMT_PROGRESS_S seconds (default 30): C objects compiled ("  CC "
+# lines in the build log) against the number the last complete clean build
+# compiled (its log in the cache), else 1660 (this config, 2026-12-01), the
+# elapsed time and an estimate of what is left.
+PROGRESS_S=${MMT_PROGRESS_S:-30}
+DEFAULT_OBJECTS=1660
+
+hms() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# expected_objects TREE: "  CC " lines of the newest complete clean build's
+# log other than TREE's, else DEFAULT_OBJECTS.
+expected_objects() {
+	local t n
+	# newest log first (tree names have no spaces: $KSRC_NAME-<hex>)
+	# shellcheck disable=SC2045
+	for t in $(ls -t "$MMT_CACHE/kernel/$KSRC_NAME"-*/.mmtorture-build.log 2>/dev/null); do
+		t=${t%/.mmtorture-build.log}
+		if [ "$t" = "$1" ] || [ ! -e "$t/.mmtorture-built" ]; then
+			continue
+		fi
+		n=$(grep -c '^  CC ' "$t/.mmtorture-build.log" || true)
+		if [ "${n:-0}" -gt 100 ]; then
+			echo "$n"
+			return
+		fi
+	done
+	echo "$DEFAULT_OBJECTS"
+}
+
+# run_build TREE LOG EXPECTED MAKE-ARGS...: make in TREE into LOG, printing
+# progress while it runs (EXPECTED 0: counts only, no estimate); make's status.
+run_build() {
+	local tree=$1 blog=$2 want=$3 pid t0=$SECONDS next got el rc=0 msg
+	shift 3
+	(cd "$tree" && exec "${KMAKE[@]}" "$@") > "$blog" 2>&1 &
+	pid=$!
+	next=$((SECONDS + PROGRESS_S))
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		[ "$SECONDS" -ge "$next" ] || continue
+		next=$((SECONDS + PROGRESS_S))
+		got=$(grep -c '^  CC ' "$blog" 2>/dev/null || true)
+		got=${got:-0}
+		el=$((SECONDS - t0))
+		msg="kernel build: $got C objects"
+		if [ "$want" -gt 0 ]; then
+			msg+=" of ~$want ($((got * 100 / want))%)"
+		fi
+		msg+=", $(hms "$el") elapsed"
+		if [ "$want" -gt 0 ] && [ "$got" -gt 0 ]; then
+			if [ "$got" -lt "$want" ]; then
+				msg+=", ~$(hms $((el * (want - got) / got))) left"
+			else
+				msg+=", linking"
+			fi
+		fi
+		log "$msg"
+	done
+	wait "$pid" || rc=$?
+	return "$rc"
+}
+
 config_key() {
 	{
 		echo "$KSRC_VER"
@@ -62,9 +125,11 @@ build_clean() {
 		grep -qx "$want" "$tree/.config" || { log "resolved .config lacks $want"; miss=1; }
 	done < <(grep -hE '^CONFIG_[A-Z0-9_]+=y$' "$MMT_ROOT/qemu/mm-debug.config" | sort -u)
 	[ "$miss" = 0 ] || die "config fragments did not resolve (see above)"
-	log "building $tree (${KMAKE[*]} bzImage modules); tens of minutes on 2 cores"
+	local want
+	want=$(expected_objects "$tree")
+	log "building $tree (${KMAKE[*]} bzImage modules); tens of minutes on 2 cores, ~$want C objects; progress every ${PROGRESS_S}s"
 	local t0=$SECONDS
-	(cd "$tree" && "${KMAKE[@]}" bzImage modules > "$tree/.mmtorture-build.log" 2>&1) ||
+	run_build "$tree" "$tree/.mmtorture-build.log" "$want" bzImage modules ||
 		{ tail -40 "$tree/.mmtorture-build.log" >&2; die "kernel build failed"; }
 	log "kernel built in $((SECONDS - t0)) s"
 	echo "$((SECONDS - t0))" > "$stamp"
@@ -93,7 +158,7 @@ build_zoo() {
 		die "$patch does not apply to $KSRC_NAME"
 	mv "$tree.tmp" "$tree"
 	local t0=$SECONDS
-	(cd "$tree" && "${KMAKE[@]}" bzImage > "$tree/.mmtorture-build.log" 2>&1) ||
+	run_build "$tree" "$tree/.mmtorture-build.log" 0 bzImage ||
 		{ tail -40 "$tree/.mmtorture-build.log" >&2; die "zoo kernel build failed"; }
 	log "zoo kernel $name built in $((SECONDS - t0)) s"
 	echo "$((SECONDS - t0))" > "$stamp"
