@@ -7,7 +7,8 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 APT_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
-	  libssl-dev cpio kmod make busybox-static shellcheck xz-utils rsync)
+	  libssl-dev cpio kmod make busybox-static shellcheck xz-utils rsync
+	  python3-venv)
 QEMU_PKG=qemu-system-x86
 BINDGEN_VER=0.72.1
 VNG_VER=1.42
