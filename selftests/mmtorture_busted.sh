@@ -68,7 +68,7 @@ else
 	ktap_test_fail "busted bug=7: verdict in ${took} s < 30 s; rmmod refused while the worker is stuck"
 fi
 refs=unknown
-for _ in $(seq $((6 * STALL_S + 30))); do
+for _ in $(seq $((6 * STALL_S + 90))); do
 	refs=$(cat /sys/module/mmtorture/refcnt 2>/dev/null || echo gone)
 	[ "$refs" != 0 ] || break
 	sleep 1

@@ -241,6 +241,11 @@ impl RunShared {
         })
     }
 
+    /// Stuck workers given up on that have not returned yet.
+    pub(crate) fn orphans(&self) -> u32 {
+        self.orphans.load(Relaxed)
+    }
+
     /// Adds `n` to a counter.
     pub(crate) fn count(&self, c: Counter, n: u64) {
         self.counters[c as usize].add(n, Relaxed);

@@ -88,9 +88,9 @@ pub(crate) static BUSTED_OPS: &[BustedOp] = &[
         before_final: Some(isolated_underflow),
         ..op("isolated-underflow", "vmstat-baseline")
     },
-    // 7: the migrator sleeps uninterruptibly for 4 * stall_s + 10 s, as a
-    // thread the kernel under test wedged would (long enough to outlive
-    // the verdict, so its selftest sees the module pinned).
+    // 7: the migrator sleeps uninterruptibly, as a thread the kernel under
+    // test wedged would, until 15 s after the runner gave up on it (so its
+    // selftest sees the module pinned), at most 4 * stall_s + 60 s.
     BustedOp {
         round: Some(wedge),
         ..op("wedged-worker", "worker-stuck")
@@ -257,7 +257,17 @@ fn isolated_underflow(_b: &Busted, s: &Smoke<Busted>, run: &RunShared, _mm: &MmU
 }
 
 fn wedge(_b: &Busted, _s: &Smoke<Busted>, run: &RunShared, _mm: &MmUse<'_>) -> Result {
-    // fsleep() of seconds is msleep(): TASK_UNINTERRUPTIBLE, no progress.
-    fsleep(Delta::from_secs(4 * run.params.stall_s as i64 + 10));
+    // fsleep() is msleep(): TASK_UNINTERRUPTIBLE, and no progress stamp.
+    // Stay until the runner has given up on this worker (its verdict is
+    // written), then WEDGE_AFTER_S more, so the selftest sees the module
+    // pinned however slow the host is; never longer than the cap.
+    const WEDGE_AFTER_S: u64 = 15;
+    let cap = 4 * run.params.stall_s + 60;
+    let mut slept = 0;
+    while run.orphans() == 0 && slept < cap {
+        fsleep(Delta::from_secs(1));
+        slept += 1;
+    }
+    fsleep(Delta::from_secs(WEDGE_AFTER_S.min(cap - slept) as i64));
     Ok(())
 }
