@@ -132,14 +132,22 @@ impl<K: MoveKind> MoveMigrate<K> {
     fn probe(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, park: &ParkPoint, src: usize) -> Result {
         let run = w.run;
         let i = w.rng.below(self.pages as u64) as usize;
-        let (addr, dst) = (
-            src + i * PAGE_SIZE,
-            self.kind.dst(w.iteration, src) + i * PAGE_SIZE,
-        );
-        let folio = {
+        let addr = src + i * PAGE_SIZE;
+        let (folio, page_pfn) = {
             let guard = mm.mm().mmap_read_lock();
-            ffi::pte_lookup(mm.mm(), &guard, addr, true).folio
+            let l = ffi::pte_lookup(mm.mm(), &guard, addr, true);
+            let pfn = match l.state {
+                PteState::Present { pfn, .. } => pfn,
+                _ => 0,
+            };
+            (l.folio, pfn)
         };
+        // rmap_walk visits a large folio at the address of its first page:
+        // where that page lands is the destination the walk must see first.
+        let head_off = folio
+            .as_ref()
+            .map_or(0, |f| page_pfn.saturating_sub(f.info().pfn) * PAGE_SIZE);
+        let dst = self.kind.dst(w.iteration, src) + i * PAGE_SIZE - head_off;
         let entered = park.entered();
         park.close(true);
         if !self.align.start(MIGRATOR, w) {
