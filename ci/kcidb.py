@@ -125,7 +125,13 @@ def build_kcidb(args):
                 "git_commit_hash": commit, "start_time": start, "valid": True,
                 "misc": {"kernel": args.kernel or "unknown"}}
     if args.repo:
-        checkout["git_repository_url"] = args.repo
+        # KCIDB takes only an https:// repository URL; a clone of a local
+        # path (CI's fresh clone of the submitted tree) or an ssh remote
+        # goes into misc instead of failing validation.
+        if args.repo.startswith("https://"):
+            checkout["git_repository_url"] = args.repo
+        else:
+            checkout["misc"]["repository"] = args.repo
     build = {"id": build_id, "checkout_id": checkout_id, "origin": ORIGIN,
              "architecture": "x86_64", "config_name": "mmtorture qemu/*.config",
              "start_time": start, "status": args.build_status,

@@ -9,7 +9,7 @@
 #
 #   --duration S    seconds per run (default 3)
 #   --heavy-duration S
-#                   seconds per run for heavy parameters (default 10):
+#                   seconds per run for heavy parameters (default 20):
 #                   pages=600/2048, thps=8/64, isolate=4096, hold_us=100000,
 #                   shift=4096, any cpus= list
 #   --only REGEX    only runs whose "scenario args" line matches REGEX (grep -E)
@@ -41,7 +41,7 @@ set -uo pipefail
 # ----------------------------------------------------------------- guest side
 if [ "${1:-}" = --in-guest ]; then
 	shift
-	duration=3 heavy_duration=10 only="" seed_base=1000 list_from=""
+	duration=3 heavy_duration=20 only="" seed_base=1000 list_from=""
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--list-from) list_from=$2; shift 2 ;;
