@@ -9,7 +9,7 @@
 use super::smoke::{Breaker, Smoke};
 use crate::checkers::{self, PAGE_SIZE};
 use crate::engine::RunShared;
-use crate::ffi::{self, IsolatedList, MmUse, PageRef, ShmemFile};
+use crate::ffi::{self, FolioRef, IsolatedList, MmUse, PageRef, ShmemFile};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -165,6 +165,12 @@ fn victim_addr(s: &Smoke<Busted>) -> usize {
     s.base + s.victim() * PAGE_SIZE
 }
 
+/// The folio mapped at the victim page, with a reference (None if unmapped).
+fn victim_folio(s: &Smoke<Busted>, mm: &MmUse<'_>) -> Option<FolioRef> {
+    let guard = mm.mm().mmap_read_lock();
+    ffi::pte_lookup(mm.mm(), &guard, victim_addr(s), true).folio
+}
+
 fn corrupt_word(_b: &Busted, s: &Smoke<Busted>, _run: &RunShared, mm: &MmUse<'_>) -> Result {
     mm.write(victim_addr(s) + 8, &0xbad0_bad0_bad0_bad0u64.to_ne_bytes())
 }
@@ -173,10 +179,7 @@ fn hidden_migration(_b: &Busted, s: &Smoke<Busted>, _run: &RunShared, mm: &MmUse
     // Round 1 migrated towards round_nodes(1).1: move the victim's folio
     // back to where it came from, and tell nobody.
     let (from, to) = s.round_nodes(1);
-    let folio = {
-        let guard = mm.mm().mmap_read_lock();
-        ffi::pte_lookup(mm.mm(), &guard, victim_addr(s), true).folio
-    };
+    let folio = victim_folio(s, mm);
     let Some(folio) = folio else { return Ok(()) };
     if folio.info().nid != to {
         return Ok(());
@@ -200,10 +203,7 @@ fn leak_gup_ref(b: &Busted, s: &Smoke<Busted>, _run: &RunShared, mm: &MmUse<'_>)
 }
 
 fn leak_isolation(_b: &Busted, s: &Smoke<Busted>, run: &RunShared, mm: &MmUse<'_>) -> Result {
-    let folio = {
-        let guard = mm.mm().mmap_read_lock();
-        ffi::pte_lookup(mm.mm(), &guard, victim_addr(s), true).folio
-    };
+    let folio = victim_folio(s, mm);
     let folio = folio.ok_or(EFAULT)?;
     // Migrated folios wait in per-cpu LRU batches: flush them.
     ffi::lru_add_drain_all();
