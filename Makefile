@@ -10,6 +10,10 @@
 #   make zoo-all   every mutation, SEEDS=3 runs each: what detected it, how fast
 #   make install   selftests + module as a kselftest tree (INSTALL_PATH=dir)
 #   make sweep     benchmark: every scenario over its parameter range (SWEEP_ARGS=)
+#
+# KVER=7.2 (any release in ci/common.sh's table; default 7.3) selects the
+# kernel release for every target: its pinned source, its cached tree (KDIR),
+# the module built against it, the guest booted, the zoo patch variants.
 
 ifneq ($(KERNELRELEASE),)
 include $(src)/Kbuild
@@ -20,8 +24,13 @@ ROOT ?= $(CURDIR)
 LLVM ?= -19
 export LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-# KDIR: a user's own built tree, or the cached one (computed, not built, here).
-KDIR ?= $(shell bash $(ROOT)/ci/kernel.sh --path 2>/dev/null)
+# KVER: the kernel release (ci/common.sh); empty = its default. Exported to
+# the ci/ scripts; $(shell) (make 4.3) does not see exports, so it is passed.
+KVER ?=
+export KVER
+# KDIR: a user's own built tree, or the cached one of KVER (computed, not
+# built, here).
+KDIR ?= $(shell KVER=$(KVER) bash $(ROOT)/ci/kernel.sh --path 2>/dev/null)
 KMAKE = $(MAKE) -C $(KDIR) M=$(ROOT) LLVM=$(LLVM)
 
 .PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck shard-test actionlint clean zoo zoo-all

@@ -16,8 +16,10 @@
 # shard then is a complete verdict on its checkout (a CI job that is green
 # linted and built what it tested).
 #
-# Exit 0 iff nothing failed. KDIR= uses a user's own built tree instead of
-# the cached kernel. Phase times are printed as KTAP comments.
+# Exit 0 iff nothing failed. KVER=7.2 (ci/common.sh; default 7.3) selects
+# the kernel release: its pinned source, cached tree and guest. KDIR= uses a
+# user's own built tree instead of KVER's cached kernel. Phase times are
+# printed as KTAP comments.
 #
 # The guest must print its counts line ("N passed, N failed, N skipped"): a
 # guest that ends without one fails the run, whatever its exit status (only
@@ -119,6 +121,7 @@ if ! qemu/run.sh --probe-accel > /dev/null; then
 	exit 1
 fi
 if [ -z "${KDIR:-}" ]; then
+	echo "# release: KVER=$KVER ($KSRC_NAME, $KSRC_PKG $KSRC_VER)"
 	kpath=$(mktemp)
 	if ! phase kernel bash ci/kernel.sh > "$kpath"; then
 		echo "Bail out! kernel build failed"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make deps: install the toolchain idempotently and fetch the pinned kernel
-# source into the cache. Touches no apt suite but bookworm-backports; the
-# trixie-backports kernel source is fetched with a private, throw-away apt list.
+# source of the selected release (KVER, ci/common.sh) into the cache. Touches
+# no apt suite but bookworm-backports; the kernel source is fetched from its
+# suite (trixie-backports) with a private, throw-away apt list.
 set -euo pipefail
 # shellcheck source=ci/common.sh
 . "$(dirname "$0")/common.sh"
@@ -78,17 +79,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 log "toolchain ok: $(clang-19 --version | head -1); $(rustc --version); $(bindgen --version); vng $("$MMT_CACHE/venv/bin/vng" --version 2>&1 | tail -1); ${VENV_PINS[*]}"
 
-# Kernel source: download only, never add trixie to the system's apt sources.
+# Kernel source of release KVER only: download only, never add trixie to the
+# system's apt sources.
 tarball="$MMT_CACHE/src/$KSRC_NAME.tar.xz"
 if [ ! -s "$tarball" ]; then
-	work="$MMT_CACHE/src/apt"
+	work="$MMT_CACHE/src/apt-$KSRC_NAME"
+	rm -rf "$work"
 	mkdir -p "$work/lists/partial" "$work/archives"
 	uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-	printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie-backports main\n' "$uri" \
+	printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$uri" "$KSRC_SUITE" \
 		> "$work/sources.list"
 	aptopts=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
 		 -o "Dir::State::Lists=$work/lists" -o APT::Get::List-Cleanup=0)
-	log "fetching $KSRC_PKG=$KSRC_VER (private apt list)"
+	log "fetching $KSRC_PKG=$KSRC_VER from $KSRC_SUITE (KVER=$KVER; private apt list)"
 	apt-get "${aptopts[@]}" update -qq
 	(cd "$work/archives" && apt-get "${aptopts[@]}" download "$KSRC_PKG=$KSRC_VER")
 	deb=$(ls "$work/archives/"*.deb)
@@ -102,4 +105,4 @@ if [ ! -s "$tarball" ]; then
 	mv "$work/x/usr/src/$KSRC_PKG.tar.xz" "$tarball"
 	rm -rf "$work"
 fi
-log "kernel source: $tarball"
+log "kernel source (KVER=$KVER): $tarball"

@@ -9,7 +9,9 @@
 #
 # Trees are keyed by (kernel source version, hash of the config fragments and
 # the toolchain), so a second run is a no-op and a changed fragment builds a new
-# tree beside the old one. KDIR= (set by the user) bypasses all of this.
+# tree beside the old one; KVER (ci/common.sh) picks the release, and each
+# release has its own trees (linux-7.3.4-<key>, linux-7.2.12-<key>, zoo trees
+# likewise keyed). KDIR= (set by the user) bypasses all of this.
 set -euo pipefail
 # shellcheck source=ci/common.sh
 . "$(dirname "$0")/common.sh"
@@ -93,6 +95,13 @@ config_key() {
 
 clean_tree() { echo "$MMT_CACHE/kernel/$KSRC_NAME-$(config_key)"; }
 
+# tree_release DIR: the kernel version of the source tree DIR (its top
+# Makefile: VERSION.PATCHLEVEL.SUBLEVEL, e.g. 7.3.4), as in $KSRC_NAME.
+tree_release() {
+	awk -F' *= *' '$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 }
+		$1 == "SUBLEVEL" { s = $2; exit } END { print v "." p "." s }' "$1/Makefile" 2>/dev/null
+}
+
 build_clean() {
 	local tree stamp tarball tmp
 	tree=$(clean_tree)
@@ -149,12 +158,18 @@ build_zoo() {
 		echo "$tree"
 		return
 	fi
-	log "copying clean tree for $name"
-	# Older builds of this mutation (a changed diff) are dead weight: 2.6 GB each.
-	rm -rf "$MMT_CACHE/kernel/zoo/$name-"* && mkdir -p "$(dirname "$tree")"
+	log "copying clean tree for $name ($KSRC_NAME)"
+	# Older builds of this mutation (a changed diff) are dead weight: 2.6 GB
+	# each. Only this release's: another release's build of it stays.
+	local old
+	for old in "$MMT_CACHE/kernel/zoo/$name-"*; do
+		[ -d "$old" ] || continue
+		[ "$(tree_release "$old")" != "${KSRC_NAME#linux-}" ] || rm -rf "$old"
+	done
+	mkdir -p "$(dirname "$tree")"
 	cp -a "$clean" "$tree.tmp"
 	rm -f "$tree.tmp/.mmtorture-built"
-	patch -d "$tree.tmp" -p1 --no-backup-if-mismatch < "$patch" >&2 ||
+	patch -d "$tree.tmp" -p1 --batch --no-backup-if-mismatch < "$patch" >&2 ||
 		die "$patch does not apply to $KSRC_NAME"
 	mv "$tree.tmp" "$tree"
 	local t0=$SECONDS
