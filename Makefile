@@ -33,7 +33,7 @@ export KVER
 KDIR ?= $(shell KVER=$(KVER) bash $(ROOT)/ci/kernel.sh --path 2>/dev/null)
 KMAKE = $(MAKE) -C $(KDIR) M=$(ROOT) LLVM=$(LLVM)
 
-.PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck shard-test actionlint clean zoo zoo-all
+.PHONY: all module deps kernel run check lint clippy fmt fmt-check shellcheck shard-test zoo-lint actionlint clean zoo zoo-all
 
 all: module
 
@@ -70,7 +70,11 @@ actionlint:
 	@[ -x $(ACTIONLINT) ] || { echo "no $(ACTIONLINT): run 'make deps'"; exit 1; }
 	$(ACTIONLINT) -shellcheck "$$(command -v shellcheck)" .github/workflows/*.yml
 
-lint: fmt-check shellcheck shard-test actionlint clippy
+# the zoo patches' headers: Scenario:, Applies-to: (known releases), variants
+zoo-lint:
+	@bash ci/zoo.sh --lint
+
+lint: fmt-check shellcheck shard-test zoo-lint actionlint clippy
 
 run: module
 	bash ci/check.sh --run "$(SCENARIO)" "$(ARGS)"

@@ -7,6 +7,16 @@
 #       judge a finished run again, without building or booting: STATUS is
 #       qemu/run.sh's exit status, CONSOLE_LOG its console log (the guest's
 #       output beside it as CONSOLE_LOG.out)
+#   ci/zoo.sh --lint
+#       check the headers of every patch (below); no build, no boot
+#
+# Kernel release: KVER (ci/common.sh; default 7.3). Each patch says which
+# releases it applies to on an "Applies-to:" header line (e.g. "Applies-to:
+# 7.2 7.3"). A release whose source differs in the mutated lines has its own
+# variant, qemu/zoo/<KVER>/<same name>.patch (it removes the same protection:
+# docs/seeds.md), which PATCH=qemu/zoo/<name>.patch selects by itself for
+# that KVER. A patch whose Applies-to: does not name KVER, with no variant,
+# is INCONCLUSIVE "does not apply to <KVER>" without a build.
 #
 # Builds the clean cached kernel with the mutation patch applied (in a copy
 # of the clean tree: incremental, the clean kernel is not touched), builds
@@ -28,8 +38,11 @@
 #   zoo NAME: INCONCLUSIVE: WHY                                             exit 2
 #       the scenario ended in state error, was skipped, ran without proving
 #       its race ran (no-coverage), was rejected by the module, or no run
-#       happened: no clean boot (qemu/run.sh 3), the patch does not apply,
-#       the zoo kernel or the module failed to build, a runner setup error.
+#       happened: no clean boot (qemu/run.sh 3), the patch does not apply
+#       (its Applies-to: lacks KVER, or patch(1) failed), the zoo kernel or
+#       the module failed to build, a runner setup error.
+#
+# Each line ends with the kernel tree name in brackets ("[linux-7.3.4]").
 #
 # --all runs every qemu/zoo/*.patch (or the PATCHes given) N times (--seeds, default 3, fresh random
 # seeds unless --args sets one), prints each run's line as it comes and then a
@@ -45,9 +58,54 @@ cd "$MMT_ROOT" || exit 2
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
+# header FIELD PATCH: the value of the patch's first "FIELD:" line before its diff
+header() {
+	awk -v f="$1:" '/^--- / { exit } $1 == f { sub(/^[^:]*:[ \t]*/, ""); print; exit }' "$2"
+}
+
+# applies PATCH: whether its Applies-to: names KVER (no header: assume so,
+# patch(1) decides)
+applies() {
+	local rels
+	rels=$(header Applies-to "$1")
+	[ -z "$rels" ] || [[ " $rels " == *" $KVER "* ]]
+}
+
+# lint: every patch (base and variant) has Scenario: and Applies-to:, names
+# only releases of ci/common.sh's table; a variant qemu/zoo/R/X.patch names R,
+# has a base qemu/zoo/X.patch with the same scenario, and that base does not
+# also claim R.
+lint() {
+	local p rels r rel base bad=0 known
+	known=" $(printf '%s ' "${KSRC_RELEASES[@]%% *}")"
+	for p in qemu/zoo/*.patch qemu/zoo/*/*.patch; do
+		[ -f "$p" ] || continue
+		[ -n "$(header Scenario "$p")" ] || { log "$p: no Scenario: line"; bad=1; }
+		rels=$(header Applies-to "$p")
+		[ -n "$rels" ] || { log "$p: no Applies-to: line"; bad=1; }
+		for r in $rels; do
+			[[ "$known" == *" $r "* ]] || { log "$p: Applies-to: $r is not a release of ci/common.sh"; bad=1; }
+		done
+		rel=${p#qemu/zoo/}
+		[ "$rel" != "${rel#*/}" ] || continue
+		rel=${rel%%/*} base=qemu/zoo/$(basename "$p")
+		[[ " $rels " == *" $rel "* ]] || { log "$p: a variant for $rel whose Applies-to: lacks $rel"; bad=1; }
+		if [ ! -f "$base" ]; then
+			log "$p: no base patch $base"; bad=1; continue
+		fi
+		[ "$(header Scenario "$p" | cut -d' ' -f1)" = "$(header Scenario "$base" | cut -d' ' -f1)" ] ||
+			{ log "$p: Scenario: differs from $base's"; bad=1; }
+		[[ " $(header Applies-to "$base") " != *" $rel "* ]] ||
+			{ log "$base: Applies-to: names $rel, which has its own variant $p"; bad=1; }
+	done
+	[ "$bad" = 0 ] && log "zoo lint: $(find qemu/zoo -name '*.patch' | wc -l) patches ok"
+	return "$bad"
+}
+
 all=0 seeds=3 over_scenario="" over_args="" have_args=0 from_rc="" from_log=""
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--lint) lint; exit ;;
 	--all) all=1; shift ;;
 	--from-log) from_rc=${2:-}; from_log=${3:-}; shift 3 || shift $# ;;
 	--seeds) seeds=${2:-}; shift 2 || shift ;;
@@ -69,9 +127,9 @@ if [ "$all" = 1 ]; then
 	[ -z "$over_scenario" ] || opts+=(--scenario "$over_scenario")
 	[ "$have_args" = 0 ] || opts+=(--args "$over_args")
 	worst=0
-	logdir="$MMT_CACHE/logs/zoo-all-$(date +%Y%m%d-%H%M%S)"
+	logdir="$MMT_CACHE/logs/zoo-all-$KSRC_NAME-$(date +%Y%m%d-%H%M%S)"
 	mkdir -p "$logdir"
-	log "zoo-all: each run's build and guest output in $logdir/"
+	log "zoo-all on $KSRC_NAME (KVER=$KVER): each run's build and guest output in $logdir/"
 	patches=("$@")
 	[ $# -gt 0 ] || patches=(qemu/zoo/*.patch)
 	for p in "${patches[@]}"; do
@@ -81,7 +139,7 @@ if [ "$all" = 1 ]; then
 			rc=$?
 			if [ "$(wc -l < "$rec")" = "$n0" ]; then
 				# never drop a mutation, whatever happened to its run
-				line="zoo $(basename "$p" .patch): INCONCLUSIVE: ci/zoo.sh gave no verdict (status $rc)"
+				line="zoo $(basename "$p" .patch): INCONCLUSIVE: ci/zoo.sh gave no verdict (status $rc) [$KSRC_NAME]"
 				printf '%s\t%s\t%s\t%s\t%s\n' "$(basename "$p" .patch)" "?" INCONCLUSIVE \
 					"ci/zoo.sh gave no verdict (status $rc)" - >> "$rec"
 				rc=2
@@ -95,6 +153,7 @@ if [ "$all" = 1 ]; then
 		done
 	done
 	echo
+	echo "kernel: $KSRC_NAME (KVER=$KVER)"
 	{
 		printf 'MUTATION\tSCENARIO\tVERDICT\tCHECKER / WHY\tMS\n'
 		cat "$rec"
@@ -114,7 +173,7 @@ record() { # record VERDICT CHECKER-OR-WHY MS
 		printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$scenario" "$1" "$2" "${3:--}" >> "$ZOO_RECORD"
 }
 verdict() { # verdict EXIT LINE
-	echo "zoo $name: $2"
+	echo "zoo $name: $2 [$KSRC_NAME]"
 	VERDICT_DONE=1
 	exit "$1"
 }
@@ -132,7 +191,13 @@ trap 'exit 130' INT TERM
 [ -n "$patch" ] || { usage >&2; inconclusive "usage: no patch given"; }
 [ -f "$patch" ] || inconclusive "no such patch: $patch"
 [ -z "$seed" ] || [[ "$seed" =~ ^[0-9]+$ ]] || inconclusive "SEED is not a number: $seed"
-line=$(awk '/^Scenario:/ { sub(/^Scenario:[ \t]*/, ""); print; exit }' "$patch")
+# This release's variant of the mutation, if it has one.
+variant=qemu/zoo/$KVER/$(basename "$patch")
+if [ -f "$variant" ] && ! [ "$variant" -ef "$patch" ]; then
+	log "zoo: $KSRC_NAME has its own variant of $patch: $variant"
+	patch=$variant
+fi
+line=$(header Scenario "$patch")
 read -r scenario args <<< "$line"
 if [ -n "$over_scenario" ]; then
 	scenario=$over_scenario args=$over_args
@@ -141,6 +206,8 @@ elif [ "$have_args" = 1 ]; then
 fi
 [ -n "$scenario" ] || { scenario="?"; inconclusive "$patch has no 'Scenario:' header line"; }
 [ "$scenario" != none ] || inconclusive "no scenario targets this mutation yet ($line)"
+applies "$patch" ||
+	inconclusive "does not apply to $KVER ($patch: Applies-to: $(header Applies-to "$patch"); no variant qemu/zoo/$KVER/$(basename "$patch"))"
 if [ -n "$seed" ]; then
 	# seed=SEED replaces a seed= of the patch (a repeated key is rejected)
 	kept=()
@@ -177,7 +244,7 @@ else
 
 	# The module, from a copy of the sources: the repo's own build output belongs
 	# to the clean kernel (and kbuild refuses MO= next to it).
-	mo="$MMT_CACHE/zoo-mod/$name"
+	mo="$MMT_CACHE/zoo-mod/$KSRC_NAME/$name"
 	if ! { rm -rf "$mo" && mkdir -p "$mo" && cp -a Kbuild Makefile src "$mo/"; }; then
 		inconclusive "cannot copy the module sources to $mo"
 	fi
