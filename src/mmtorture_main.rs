@@ -34,18 +34,43 @@ mod scenarios;
 use engine::{Params, RunShared, RunState, Runner};
 use ffi::Kthread;
 
-module! {
-    type: MmTortureModule,
-    name: "mmtorture",
-    authors: ["mmtorture developers"],
-    description: "Races mm paths (rmap_walk, migrate_pages, move_page_tables, munlock) and checks invariants",
-    license: "GPL",
-    params: {
-        ibt_force: bool {
-            default: false,
-            description: "refuse to load, as on a CPU enforcing kernel IBT, if a resolved function has no ENDBR (test knob)",
-        },
-    },
+/// `module!` with the load parameter `ibt_force` of type `$ty` (default
+/// `$default`). Its type depends on the kernel (a compile-time cfg from
+/// Kbuild, README "Kernel releases"): `bool` where `module!` takes bool
+/// parameters (7.3: `mmt_param_bool`), else `u8` (7.2); `ibt_force=1` loads
+/// the same on both.
+macro_rules! mmtorture_module {
+    ($ty:tt, $default:tt) => {
+        module! {
+            type: MmTortureModule,
+            name: "mmtorture",
+            authors: ["mmtorture developers"],
+            description: "Races mm paths (rmap_walk, migrate_pages, move_page_tables, munlock) and checks invariants",
+            license: "GPL",
+            params: {
+                ibt_force: $ty {
+                    default: $default,
+                    description: "refuse to load, as on a CPU enforcing kernel IBT, if a resolved function has no ENDBR (test knob)",
+                },
+            },
+        }
+    };
+}
+#[cfg(mmt_param_bool)]
+mmtorture_module!(bool, false);
+#[cfg(not(mmt_param_bool))]
+mmtorture_module!(u8, 0);
+
+/// The `ibt_force` load parameter, set (non-zero) or not, whatever its type.
+/// Its accessor returns the value (7.3: `mmt_param_value_copy`) or a
+/// reference to it (7.2).
+fn ibt_force() -> bool {
+    let p = &module_parameters::ibt_force;
+    #[cfg(mmt_param_value_copy)]
+    let v = p.value();
+    #[cfg(not(mmt_param_value_copy))]
+    let v = *p.value();
+    v != Default::default()
 }
 
 /// The current or last run and its runner thread.
@@ -217,7 +242,7 @@ struct MmTortureModule {
 
 impl kernel::Module for MmTortureModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        ffi::resolve_symbols(module_parameters::ibt_force.value())?;
+        ffi::resolve_symbols(ibt_force())?;
         let torture = Arc::pin_init(
             pin_init!(Torture {
                 inner <- new_mutex!(Inner { current: None, shutting_down: false }),

@@ -72,6 +72,9 @@
 #define MMT_DECLARE(sym) static typeof(&sym) p_##sym;
 MMT_SYMS(MMT_DECLARE)
 
+/* Each one's expected prototype, checked against the tree's: src/kapi.h. */
+#include "kapi.h"
+
 struct mmt_sym {
 	const char *name;
 	void **slot;
