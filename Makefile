@@ -10,6 +10,7 @@
 #   make zoo-all   every mutation, SEEDS=3 runs each: what detected it, how fast
 #   make install   selftests + module as a kselftest tree (INSTALL_PATH=dir)
 #   make sweep     benchmark: every scenario over its parameter range (SWEEP_ARGS=)
+#   make park-cost benchmark: what the park point costs other mms (PARK_COST_ARGS=)
 
 ifneq ($(KERNELRELEASE),)
 include $(src)/Kbuild
@@ -84,7 +85,7 @@ zoo-all:
 
 # The selftests in kselftest form, with the module, under INSTALL_PATH (a tree
 # the kernel's run_kselftest.sh runs: see selftests/Makefile).
-.PHONY: install sweep
+.PHONY: install sweep park-cost
 ifneq ($(filter install,$(MAKECMDGOALS)),)
 ifeq ($(INSTALL_PATH),)
 $(error make install: set INSTALL_PATH=dir)
@@ -96,6 +97,10 @@ install: module
 # Benchmark, not a test: every scenario over its parameter range, one boot.
 sweep:
 	bash ci/sweep.sh $(SWEEP_ARGS)
+
+# benchmark: an unrelated mremap loop's rate with and without the park point
+park-cost:
+	bash ci/park-cost.sh $(PARK_COST_ARGS)
 
 clean:
 	-$(KMAKE) clean

@@ -43,6 +43,7 @@ mod rng;
 mod run;
 mod runner;
 mod scenario;
+mod stutter;
 mod warn;
 mod worker;
 
@@ -50,8 +51,9 @@ pub(crate) use aligner::Aligner;
 pub(crate) use desc::{need, need_unless, Need, ScenarioDesc};
 pub(crate) use params::{all_params, check_table, NoParams, ParamSpec, Params, ScenarioParams};
 pub(crate) use rng::wrap;
-pub(crate) use run::{Counter, RunShared, RunState};
+pub(crate) use run::{Counter, RunShared, RunState, Text};
 pub(crate) use runner::{execute, Runner};
 pub(crate) use scenario::Scenario;
+pub(crate) use stutter::Checkpoint;
 pub(crate) use warn::WARN_LIMIT;
 pub(crate) use worker::WorkerCtx;
