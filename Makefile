@@ -11,6 +11,7 @@
 #   make install   selftests + module as a kselftest tree (INSTALL_PATH=dir)
 #   make sweep     benchmark: every scenario over its parameter range (SWEEP_ARGS=)
 #   make park-cost benchmark: what the park point costs other mms (PARK_COST_ARGS=)
+#   make mix-bench benchmark: long mix runs on the clean kernel (MIX_BENCH_ARGS=)
 
 ifneq ($(KERNELRELEASE),)
 include $(src)/Kbuild
@@ -85,7 +86,7 @@ zoo-all:
 
 # The selftests in kselftest form, with the module, under INSTALL_PATH (a tree
 # the kernel's run_kselftest.sh runs: see selftests/Makefile).
-.PHONY: install sweep park-cost
+.PHONY: install sweep park-cost mix-bench
 ifneq ($(filter install,$(MAKECMDGOALS)),)
 ifeq ($(INSTALL_PATH),)
 $(error make install: set INSTALL_PATH=dir)
@@ -97,6 +98,10 @@ install: module
 # Benchmark, not a test: every scenario over its parameter range, one boot.
 sweep:
 	bash ci/sweep.sh $(SWEEP_ARGS)
+
+# benchmark: mix on the clean kernel, seeds 1..N (MIX_BENCH_ARGS=, e.g. --runs 20 --duration 60)
+mix-bench:
+	bash ci/mix-bench.sh $(MIX_BENCH_ARGS)
 
 # benchmark: an unrelated mremap loop's rate with and without the park point
 park-cost:

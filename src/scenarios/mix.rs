@@ -287,7 +287,15 @@ struct Meet {
     claimed: Atomic<u64>,
     /// Set by the claiming churner once `k` folios are unmapped.
     go: Atomic<u64>,
+    /// What the churner waits for after `go`: the mover parked in the
+    /// move (`MEET_MOVE`), or its op done (`MEET_DONE`: an munmap).
+    kind: Atomic<u32>,
+    /// The epoch whose layout op is done.
+    done: Atomic<u64>,
 }
+
+const MEET_MOVE: u32 = 0;
+const MEET_DONE: u32 = 1;
 
 pub(crate) struct Mix {
     params: MixParams,
@@ -451,23 +459,7 @@ impl Mix {
             return f(mm);
         };
         let entered = park.entered();
-        let mut met = false;
-        if w.rng.below(2) == 0 {
-            // Announce, and wait for a churner to unmap part of the range.
-            let epoch = self.meet.epoch.load(Relaxed) + 1;
-            self.meet.range.store(r + 1, Release);
-            self.meet.epoch.store(epoch, Release);
-            let t0 = Instant::<Monotonic>::now();
-            while t0.elapsed().as_millis() < MEET_MS && !w.should_stop() {
-                let go = self.meet.go.load(Acquire);
-                if go == epoch || go == epoch | NOT_MET {
-                    met = go == epoch;
-                    break;
-                }
-                fsleep(Delta::from_micros(100));
-            }
-            self.meet.range.store(0, Release);
-        }
+        let met = w.rng.below(2) == 0 && self.announce(w, r, MEET_MOVE).is_some();
         let hold = if met {
             // The churner opens the gate once its rmap walks are done.
             MET_HOLD_US
@@ -486,6 +478,28 @@ impl Mix {
             w.run.count(Counter::Overlaps, 1);
         }
         res
+    }
+
+    /// Announces a layout op on range `r` to the churners and waits (up to
+    /// MEET_MS) until one has part of the range's folios unmapped for
+    /// migration (`go`). Returns the epoch if one did.
+    fn announce(&self, w: &WorkerCtx<'_>, r: usize, kind: u32) -> Option<u64> {
+        let epoch = self.meet.epoch.load(Relaxed) + 1;
+        self.meet.kind.store(kind, Relaxed);
+        self.meet.range.store(r + 1, Release);
+        self.meet.epoch.store(epoch, Release);
+        let t0 = Instant::<Monotonic>::now();
+        let mut met = None;
+        while t0.elapsed().as_millis() < MEET_MS && !w.should_stop() {
+            let go = self.meet.go.load(Acquire);
+            if go == epoch || go == epoch | NOT_MET {
+                met = (go == epoch).then_some(epoch);
+                break;
+            }
+            fsleep(Delta::from_micros(100));
+        }
+        self.meet.range.store(0, Release);
+        met
     }
 
     fn op_away(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
@@ -691,11 +705,21 @@ impl Mix {
 
     /// munmap + fresh mmap of range `r` (its anon_vma goes away: the last
     /// reference of folios a churner may be migrating, seed 003's shape).
-    fn op_remap(&self, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+    /// Half the time met by a churner's migration of the range: the munmap
+    /// then runs while `k` of its folios are unmapped for migration.
+    fn op_remap(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
         let s = &self.shared[r];
+        let met = match w.rng.below(2) {
+            0 => self.announce(w, r, MEET_DONE),
+            _ => None,
+        };
         Self::seq_begin(s);
         let res = self.remap(mm, m, r);
         Self::seq_end(s);
+        if let Some(epoch) = met {
+            self.meet.done.store(epoch, Release);
+            w.run.count(Counter::Overlaps, 1);
+        }
         res
     }
 
@@ -875,7 +899,7 @@ impl Mix {
             OP_WRITE => self.op_write(w, mm, m, r),
             OP_PROTECT => self.op_protect(w, mm, m, r),
             OP_LOCK => self.op_lock(mm, m, r),
-            OP_REMAP => self.op_remap(mm, m, r),
+            OP_REMAP => self.op_remap(w, mm, m, r),
             OP_TRUNCATE => self.op_truncate(mm, m, r),
             OP_STACK => self.op_stack(w, mm, m, r),
             OP_COLLAPSE => self.op_collapse(mm, m, r),
@@ -894,7 +918,10 @@ impl Mix {
             // exact when they fail (a failed write did not update its
             // page, mremap and MADV_COLLAPSE undo themselves).
             let mut m = self.model.lock();
-            self.op_remap(mm, &mut m, r)?;
+            Self::seq_begin(&self.shared[r]);
+            let res = self.remap(mm, &mut m, r);
+            Self::seq_end(&self.shared[r]);
+            res?;
         }
         Ok(())
     }
@@ -916,7 +943,7 @@ impl Mix {
         let to = w.rng.below(2) as i32;
         let epoch = self.meet.epoch.load(Acquire);
         let meet = self.meet.range.load(Acquire) == r + 1
-            && self.park.is_some()
+            && (self.park.is_some() || self.meet.kind.load(Relaxed) == MEET_DONE)
             && epoch != 0
             && self.meet.claimed.xchg(epoch, Relaxed) != epoch;
         let mut lists = KVec::new();
@@ -931,9 +958,9 @@ impl Mix {
         }
         let mut ok = 0u64;
         for (li, list) in lists.iter_mut().enumerate() {
-            let done = match (meet && li == 0, &self.park) {
-                (true, Some(park)) => self.migrate_meeting(w, park, list, isolated, epoch, to),
-                _ => list.migrate_to(to, w.rng.below(2) == 0).1,
+            let done = match meet && li == 0 {
+                true => self.migrate_meeting(w, list, isolated, epoch, to),
+                false => list.migrate_to(to, w.rng.below(2) == 0).1,
             };
             ok += u64::from(done);
         }
@@ -950,24 +977,33 @@ impl Mix {
     fn migrate_meeting(
         &self,
         w: &mut WorkerCtx<'_>,
-        park: &ParkPoint,
         list: &mut IsolatedList,
         isolated: u64,
         epoch: u64,
         to: i32,
     ) -> u32 {
         let k = 1 + w.rng.below(isolated.max(2) - 1);
-        let entered = park.entered();
+        let park = self.park.as_ref();
+        let entered = park.map_or(0, |p| p.entered());
+        let kind = self.meet.kind.load(Relaxed);
         let mut calls = 0u64;
         let done = list
             .migrate_with(|| {
                 calls += 1;
                 if calls == k + 1 {
                     // k folios are unmapped: let the mover in, and wait
-                    // until it is parked in move_page_tables().
+                    // until it is parked in move_page_tables() (a move) or
+                    // done (an munmap).
                     self.meet.go.store(epoch, Release);
                     let t0 = Instant::<Monotonic>::now();
-                    while park.entered() == entered && t0.elapsed().as_millis() < MEET_MS * 10 {
+                    while t0.elapsed().as_millis() < MEET_MS * 10 {
+                        let there = match kind {
+                            MEET_MOVE => park.is_none_or(|p| p.entered() != entered),
+                            _ => self.meet.done.load(Acquire) == epoch,
+                        };
+                        if there {
+                            break;
+                        }
                         fsleep(Delta::from_micros(50));
                     }
                 }
@@ -978,7 +1014,9 @@ impl Mix {
                 }
             })
             .1;
-        park.close(false);
+        if let Some(p) = park {
+            p.close(false);
+        }
         done
     }
 
@@ -1043,6 +1081,23 @@ impl Mix {
             return Err(ENOENT);
         };
         w.run.count(Counter::Refs, 1);
+        if w.rng.below(2) == 0 {
+            // Compaction (or the NUMA path) meets the pinned folio: it
+            // must refuse to migrate it.
+            let folio = {
+                let guard = mm.mm().mmap_read_lock();
+                ffi::pte_lookup(mm.mm(), &guard, addr, true).folio
+            };
+            if let Some(f) = folio {
+                ffi::lru_add_drain_all();
+                let mut list = IsolatedList::new()?;
+                if list.isolate(&f) {
+                    w.run.count(Counter::Isolated, 1);
+                    let ok = list.migrate_to(w.rng.below(2) as i32, true).1;
+                    w.run.count(Counter::Migrated, u64::from(ok));
+                }
+            }
+        }
         fsleep(Delta::from_micros(w.rng.below(2000) as i64));
         let mut m = self.model.lock();
         if s.gen.load(Acquire) != seq {
@@ -1428,6 +1483,8 @@ impl Scenario for Mix {
                 epoch: Atomic::new(0),
                 claimed: Atomic::new(0),
                 go: Atomic::new(0),
+                kind: Atomic::new(MEET_MOVE),
+                done: Atomic::new(0),
             },
         };
         {
