@@ -292,10 +292,16 @@ struct Meet {
     kind: Atomic<u32>,
     /// The epoch whose layout op is done.
     done: Atomic<u64>,
+    /// The announced move: from, to, bytes (MEET_PROBE).
+    src: Atomic<usize>,
+    dst: Atomic<usize>,
+    len: Atomic<usize>,
 }
 
 const MEET_MOVE: u32 = 0;
 const MEET_DONE: u32 = 1;
+/// A churner walks the rmap of a moving folio across the parked move.
+const MEET_PROBE: u32 = 2;
 
 pub(crate) struct Mix {
     params: MixParams,
@@ -453,13 +459,22 @@ impl Mix {
         w: &mut WorkerCtx<'_>,
         mm: &MmUse<'_>,
         r: usize,
+        (src, dst, len): (usize, usize, usize),
         f: impl FnOnce(&MmUse<'_>) -> Result,
     ) -> Result {
         let Some(park) = &self.park else {
             return f(mm);
         };
         let entered = park.entered();
-        let met = w.rng.below(2) == 0 && self.announce(w, r, MEET_MOVE).is_some();
+        let kind = match w.rng.below(4) {
+            0 if self.enabled(OP_PROBE) => MEET_PROBE,
+            0 | 1 => MEET_MOVE,
+            _ => MEET_DONE,
+        };
+        self.meet.src.store(src, Relaxed);
+        self.meet.dst.store(dst, Relaxed);
+        self.meet.len.store(len, Relaxed);
+        let met = kind != MEET_DONE && self.announce(w, r, kind).is_some();
         let hold = if met {
             // The churner opens the gate once its rmap walks are done.
             MET_HOLD_US
@@ -510,7 +525,9 @@ impl Mix {
         let len = s.half * PAGE_SIZE;
         let (src, dst) = (s.upper.load(Relaxed), Self::anon_away(r));
         Self::seq_begin(s);
-        let res = self.parked_move(w, mm, r, |mm| mm.mremap_fixed(src, len, dst));
+        let res = self.parked_move(w, mm, r, (src, dst, len), |mm| {
+            mm.mremap_fixed(src, len, dst)
+        });
         if res.is_ok() {
             s.upper.store(dst, Release);
             m.ranges[r].away = true;
@@ -527,7 +544,9 @@ impl Mix {
         let len = s.half * PAGE_SIZE;
         let (src, dst) = (s.upper.load(Relaxed), Self::anon_home(r) + len);
         Self::seq_begin(s);
-        let res = self.parked_move(w, mm, r, |mm| mm.mremap_fixed(src, len, dst));
+        let res = self.parked_move(w, mm, r, (src, dst, len), |mm| {
+            mm.mremap_fixed(src, len, dst)
+        });
         if res.is_ok() {
             s.upper.store(dst, Release);
             m.ranges[r].away = false;
@@ -835,7 +854,9 @@ impl Mix {
         }
         s.lower.store(base, Release);
         let shift = (1 + w.rng.below(2 * s.half as u64) as usize) * PAGE_SIZE;
-        let res = self.parked_move(w, mm, r, |mm| mm.relocate_vma_down(base, shift));
+        let res = self.parked_move(w, mm, r, (base, base - shift, len), |mm| {
+            mm.relocate_vma_down(base, shift)
+        });
         // Moved or not, the stack is where the vma now starts.
         let at = if res.is_ok() { base - shift } else { base };
         s.lower.store(at, Release);
@@ -1049,8 +1070,91 @@ impl Mix {
         drop(lock);
         let _ = pfn;
         w.run.count(Counter::Checks, 1);
-        if visits > 0 {
+        let _ = visits;
+        Ok(())
+    }
+
+    /// Meets an announced move (MEET_PROBE): looks up a folio of the moving
+    /// range, lets the mover in, and once it is parked (vma copied or
+    /// merged, no pte moved) walks the folio's rmap. When the walk visits
+    /// the destination first (copy_vma merged the range into a vma ahead
+    /// of the source in rmap order), it lets the move go and waits for it
+    /// before going on: the walk must still find the page somewhere ("rmap
+    /// must find all ptes mapping a page at all times", seed 004). With
+    /// need_rmap_locks the move waits for the anon_vma lock the walk holds.
+    fn probe_meet(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let Some(park) = &self.park else {
+            return Err(EAGAIN);
+        };
+        let epoch = self.meet.epoch.load(Acquire);
+        if epoch == 0 || self.meet.claimed.xchg(epoch, Relaxed) == epoch {
+            return Err(EAGAIN);
+        }
+        let (src, dst, len) = (
+            self.meet.src.load(Relaxed),
+            self.meet.dst.load(Relaxed),
+            self.meet.len.load(Relaxed),
+        );
+        let i = w.rng.below((len / PAGE_SIZE).max(1) as u64) as usize;
+        let addr = src + i * PAGE_SIZE;
+        let (folio, page_pfn) = {
+            let guard = mm.mm().mmap_read_lock();
+            let l = ffi::pte_lookup(mm.mm(), &guard, addr, true);
+            match (l.folio, l.state) {
+                (Some(f), PteState::Present { pfn, .. }) => (f, pfn),
+                _ => {
+                    self.meet.go.store(epoch | NOT_MET, Release);
+                    return Err(ENOENT);
+                }
+            }
+        };
+        // rmap_walk visits a large folio at its first page's address.
+        let pfn = folio.info().pfn;
+        let dst_head = dst + i * PAGE_SIZE - page_pfn.saturating_sub(pfn) * PAGE_SIZE;
+        let entered = park.entered();
+        self.meet.go.store(epoch, Release);
+        let t0 = Instant::<Monotonic>::now();
+        while park.entered() == entered && t0.elapsed().as_millis() < MEET_MS * 10 {
+            fsleep(Delta::from_micros(50));
+        }
+        let me = mm.mm().as_raw() as usize;
+        let (mut found, mut visits, mut dst_first) = (0u64, 0u64, false);
+        {
+            let lock = folio.lock();
+            let exited = park.exited();
+            lock.rmap_walk(|hit| {
+                if hit.mm != me {
+                    return true;
+                }
+                visits += 1;
+                if hit.addr == dst_head && visits == 1 {
+                    dst_first = true;
+                    park.close(false);
+                    let t0 = Instant::<Monotonic>::now();
+                    while park.exited() == exited && t0.elapsed().as_millis() < 200 {
+                        ffi::cond_resched();
+                    }
+                }
+                if matches!(hit.pte, PteState::Present { pfn: p, .. } if p == pfn) {
+                    found += 1;
+                }
+                true
+            });
+        }
+        park.close(false);
+        w.run.count(Counter::Checks, 1);
+        if dst_first {
             w.run.count(Counter::Probes, 1);
+            if found == 0 {
+                w.run.violation(Violation {
+                    invariant: Invariant::RmapMappings,
+                    addr,
+                    pfn,
+                    expected: 1,
+                    found,
+                    what: "mappings rmap_walk found of a mapped folio while its pte moved (dst vma visited first)",
+                });
+            }
         }
         Ok(())
     }
@@ -1158,7 +1262,14 @@ impl Mix {
         self.check.pause_point(w);
         // A move announced: meet it now and then.
         let meet = self.meet.range.load(Acquire);
-        let (op, r) = if meet != 0 && self.enabled(OP_MIGRATE) && w.rng.below(2) == 0 {
+        let probe = self.meet.kind.load(Relaxed) == MEET_PROBE;
+        let (op, r) = if meet != 0 && probe && w.rng.below(2) == 0 {
+            let res = self.probe_meet(w, mm);
+            if res != Err(EAGAIN) {
+                self.log(w, OP_PROBE, meet - 1, 1, &res);
+            }
+            return Ok(());
+        } else if meet != 0 && !probe && self.enabled(OP_MIGRATE) && w.rng.below(2) == 0 {
             (OP_MIGRATE, meet - 1)
         } else {
             let Some(op) = self.pick(w, false) else {
@@ -1485,6 +1596,9 @@ impl Scenario for Mix {
                 go: Atomic::new(0),
                 kind: Atomic::new(MEET_MOVE),
                 done: Atomic::new(0),
+                src: Atomic::new(0),
+                dst: Atomic::new(0),
+                len: Atomic::new(0),
             },
         };
         {
