@@ -1170,21 +1170,33 @@ impl Mix {
     /// with extra references): if no layout op touched the range, the pte
     /// must still map the pinned page (seed 001's invariant).
     fn op_pin(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
-        let r = w.rng.below(self.params.ranges) as usize;
+        // Range 0 (THPs: large folios migrate by a path of their own) half
+        // the time.
+        let r = match w.rng.below(2) {
+            0 => 0,
+            _ => w.rng.below(self.params.ranges) as usize,
+        };
         let s = &self.shared[r];
         let seq = s.gen.load(Acquire);
         let lower = s.lower.load(Acquire);
         if seq & 1 == 1 || lower == 0 {
             return Err(EAGAIN);
         }
-        let i = w.rng.below(s.half as u64) as usize;
-        let addr = lower + i * PAGE_SIZE;
-        let pin = {
+        // A mapped page: the first of a few random tries.
+        let (pin, i, addr) = {
             let guard = mm.mm().mmap_read_lock();
-            match ffi::pte_lookup(mm.mm(), &guard, addr, false).state {
-                PteState::Present { .. } => PageRef::grab(mm.mm(), &guard, addr, true),
-                _ => None,
+            let mut got = (None, 0, 0);
+            for _ in 0..8 {
+                let i = w.rng.below(s.half as u64) as usize;
+                let addr = lower + i * PAGE_SIZE;
+                if let PteState::Present { .. } =
+                    ffi::pte_lookup(mm.mm(), &guard, addr, false).state
+                {
+                    got = (PageRef::grab(mm.mm(), &guard, addr, true), i, addr);
+                    break;
+                }
             }
+            got
         };
         let Some(pin) = pin else {
             return Err(ENOENT);
