@@ -1182,6 +1182,11 @@ impl Mix {
         if seq & 1 == 1 || lower == 0 {
             return Err(EAGAIN);
         }
+        // GUP get (a plain reference, as O_DIRECT took it) or pin
+        // (FOLL_PIN): a pinned anon-exclusive page is also protected by
+        // try_to_migrate()'s folio_try_share_anon_rmap_pte(), a
+        // referenced one only by migration's refcount check.
+        let foll_pin = w.rng.below(2) == 0;
         // A mapped page: the first of a few random tries.
         let (pin, i, addr) = {
             let guard = mm.mm().mmap_read_lock();
@@ -1192,7 +1197,7 @@ impl Mix {
                 if let PteState::Present { .. } =
                     ffi::pte_lookup(mm.mm(), &guard, addr, false).state
                 {
-                    got = (PageRef::grab(mm.mm(), &guard, addr, true), i, addr);
+                    got = (PageRef::grab(mm.mm(), &guard, addr, foll_pin), i, addr);
                     break;
                 }
             }
