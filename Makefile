@@ -10,6 +10,8 @@
 #   make zoo-all   every mutation, SEEDS=3 runs each: what detected it, how fast
 #   make install   selftests + module as a kselftest tree (INSTALL_PATH=dir)
 #   make sweep     benchmark: every scenario over its parameter range (SWEEP_ARGS=)
+#   make park-cost benchmark: what the park point costs other mms (PARK_COST_ARGS=)
+#   make mix-bench benchmark: long mix runs on the clean kernel (MIX_BENCH_ARGS=)
 #
 # KVER=7.2 (any release in ci/common.sh's table; default 7.3) selects the
 # kernel release for every target: its pinned source, its cached tree (KDIR),
@@ -97,7 +99,7 @@ zoo-all:
 
 # The selftests in kselftest form, with the module, under INSTALL_PATH (a tree
 # the kernel's run_kselftest.sh runs: see selftests/Makefile).
-.PHONY: install sweep
+.PHONY: install sweep park-cost mix-bench
 ifneq ($(filter install,$(MAKECMDGOALS)),)
 ifeq ($(INSTALL_PATH),)
 $(error make install: set INSTALL_PATH=dir)
@@ -109,6 +111,14 @@ install: module
 # Benchmark, not a test: every scenario over its parameter range, one boot.
 sweep:
 	bash ci/sweep.sh $(SWEEP_ARGS)
+
+# benchmark: mix on the clean kernel, seeds 1..N (MIX_BENCH_ARGS=, e.g. --runs 20 --duration 60)
+mix-bench:
+	bash ci/mix-bench.sh $(MIX_BENCH_ARGS)
+
+# benchmark: an unrelated mremap loop's rate with and without the park point
+park-cost:
+	bash ci/park-cost.sh $(PARK_COST_ARGS)
 
 clean:
 	-$(KMAKE) clean

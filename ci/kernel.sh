@@ -181,7 +181,8 @@ build_zoo() {
 }
 
 mkdir -p "$MMT_CACHE"
-exec 9>"$MMT_CACHE/.kernel.lock"
+# One lock per kernel release: builds of different releases may overlap.
+exec 9>"$MMT_CACHE/.kernel-$KSRC_NAME.lock"
 case "${1:-}" in
 --path) clean_tree ;;
 --zoo) flock 9; build_zoo "${2:?--zoo needs a patch}" ;;

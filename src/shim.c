@@ -27,6 +27,7 @@
 #include <linux/leafops.h>
 #include <linux/mempolicy.h>
 #include <linux/mman.h>
+#include <linux/mmu_notifier.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
@@ -84,7 +85,7 @@ struct mmt_sym {
  * Syscalls whose do_*() worker is static (do_mremap()): their x86-64 entry,
  * typed as the syscall table types it.
  */
-#define MMT_SYSCALLS(X) X(mremap) X(mlock) X(munlock)
+#define MMT_SYSCALLS(X) X(mremap) X(mlock) X(munlock) X(madvise) X(mprotect)
 
 #define MMT_DECLARE_SYSCALL(name) static sys_call_ptr_t p_sys_##name;
 MMT_SYSCALLS(MMT_DECLARE_SYSCALL)
@@ -276,6 +277,23 @@ long mmt_sys_mlock(unsigned long start, unsigned long len, bool lock)
 	return lock ? p_sys_mlock(&regs) : p_sys_munlock(&regs);
 }
 
+/* madvise(2) in current->mm, through its syscall entry. */
+long mmt_sys_madvise(unsigned long start, unsigned long len, int advice)
+{
+	struct pt_regs regs = { .di = start, .si = len, .dx = advice };
+
+	return p_sys_madvise(&regs);
+}
+
+/* mprotect(2) in current->mm, through its syscall entry. */
+long mmt_sys_mprotect(unsigned long start, unsigned long len,
+		      unsigned long prot)
+{
+	struct pt_regs regs = { .di = start, .si = len, .dx = prot };
+
+	return p_sys_mprotect(&regs);
+}
+
 /*
  * Mark (or unmark) the vma at @addr as exec's temporary stack, as
  * __bprm_mm_init() and setup_arg_pages() do with VM_STACK_INCOMPLETE_SETUP.
@@ -314,44 +332,72 @@ int mmt_relocate_vma_down(struct mm_struct *mm, unsigned long addr,
 	return ret;
 }
 
-/* ---- park point: a kretprobe on move_page_tables() -------------------- */
+/* ---- park point: an mmu_notifier on the test mm ------------------------ */
 
 /*
- * move_page_tables() is entered after the vma was expanded
- * (relocate_vma_down) or copied/merged (copy_vma), and before any pte moves;
- * it returns once they moved. For the one armed task, the entry and return
- * handlers call mmtorture's own code (ParkPoint, src/ffi/park.rs), which may
- * spin in the entry handler for a bounded time: a race window held open on
- * purpose. (An mmu_notifier would allow sleeping there, but
- * CONFIG_MMU_NOTIFIER is only selected by drivers such as KVM.)
+ * move_page_tables() calls mmu_notifier_invalidate_range_start() (event
+ * MMU_NOTIFY_UNMAP, blockable) after the vma was expanded (relocate_vma_down)
+ * or copied/merged (copy_vma) and before any pte moves, and
+ * invalidate_range_end() once they moved. A notifier registered on the test
+ * mm alone sees exactly that mm's invalidations, so nothing outside the test
+ * mm is slowed, and it may sleep there: the armed task's first blockable
+ * UNMAP range after arming calls mmtorture's on_start (ParkPoint,
+ * src/ffi/park.rs), which sleeps while the gate is closed; the end of that
+ * same range calls on_end. Later ranges of the same arming (the zap of the
+ * old range after an mremap) pass straight through.
+ *
+ * @task, @state and @range are only read and written by the armed task
+ * itself (mmt_park_arm is called by the task that arms), so they need no
+ * lock; READ_ONCE on @task because every thread's invalidations read it.
  */
+#ifdef CONFIG_MMU_NOTIFIER
+enum { MMT_PARK_IDLE, MMT_PARK_IN, MMT_PARK_DONE };
+
 struct mmt_park {
-	struct kretprobe krp;
+	struct mmu_notifier mn;
+	struct mm_struct *mm;
 	struct task_struct *task;
+	int state;
+	const struct mmu_notifier_range *range;
 	void (*on_start)(void *arg);
 	void (*on_end)(void *arg);
 	void *arg;
 };
 
-static int mmt_park_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int mmt_park_start(struct mmu_notifier *mn,
+			  const struct mmu_notifier_range *range)
 {
-	struct mmt_park *p = container_of(get_kretprobe(ri), struct mmt_park, krp);
+	struct mmt_park *p = container_of(mn, struct mmt_park, mn);
 
-	if (READ_ONCE(p->task) != current)
-		return 1; /* not ours: no return handler */
+	if (READ_ONCE(p->task) != current || p->state != MMT_PARK_IDLE ||
+	    range->event != MMU_NOTIFY_UNMAP ||
+	    !mmu_notifier_range_blockable(range))
+		return 0;
+	p->state = MMT_PARK_IN;
+	p->range = range;
 	p->on_start(p->arg);
 	return 0;
 }
 
-static int mmt_park_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+static void mmt_park_end(struct mmu_notifier *mn,
+			 const struct mmu_notifier_range *range)
 {
-	struct mmt_park *p = container_of(get_kretprobe(ri), struct mmt_park, krp);
+	struct mmt_park *p = container_of(mn, struct mmt_park, mn);
 
+	if (READ_ONCE(p->task) != current || p->state != MMT_PARK_IN ||
+	    p->range != range)
+		return;
+	p->state = MMT_PARK_DONE;
 	p->on_end(p->arg);
-	return 0;
 }
 
-struct mmt_park *mmt_park_register(void (*on_start)(void *),
+static const struct mmu_notifier_ops mmt_park_ops = {
+	.invalidate_range_start = mmt_park_start,
+	.invalidate_range_end = mmt_park_end,
+};
+
+struct mmt_park *mmt_park_register(struct mm_struct *mm,
+				   void (*on_start)(void *),
 				   void (*on_end)(void *), void *arg)
 {
 	struct mmt_park *p = kzalloc(sizeof(*p), GFP_KERNEL);
@@ -359,14 +405,12 @@ struct mmt_park *mmt_park_register(void (*on_start)(void *),
 
 	if (!p)
 		return ERR_PTR(-ENOMEM);
-	p->krp.kp.symbol_name = "move_page_tables";
-	p->krp.entry_handler = mmt_park_entry;
-	p->krp.handler = mmt_park_ret;
-	p->krp.maxactive = 4 * num_possible_cpus();
+	p->mn.ops = &mmt_park_ops;
+	p->mm = mm;
 	p->on_start = on_start;
 	p->on_end = on_end;
 	p->arg = arg;
-	ret = register_kretprobe(&p->krp);
+	ret = mmu_notifier_register(&p->mn, mm);
 	if (ret) {
 		kfree(p);
 		return ERR_PTR(ret);
@@ -374,17 +418,36 @@ struct mmt_park *mmt_park_register(void (*on_start)(void *),
 	return p;
 }
 
-/* Arm for the current task (or disarm). */
+/* Arm for the current task (or disarm): the next UNMAP range parks once. */
 void mmt_park_arm(struct mmt_park *p, bool on)
 {
+	p->state = MMT_PARK_IDLE;
+	p->range = NULL;
 	WRITE_ONCE(p->task, on ? current : NULL);
+}
+
+/* Waits for running callbacks (SRCU) before it returns. */
+void mmt_park_unregister(struct mmt_park *p)
+{
+	mmu_notifier_unregister(&p->mn, p->mm);
+	kfree(p);
+}
+#else
+struct mmt_park *mmt_park_register(struct mm_struct *mm,
+				   void (*on_start)(void *),
+				   void (*on_end)(void *), void *arg)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+void mmt_park_arm(struct mmt_park *p, bool on)
+{
 }
 
 void mmt_park_unregister(struct mmt_park *p)
 {
-	unregister_kretprobe(&p->krp);
-	kfree(p);
 }
+#endif
 
 /* ---- files ----------------------------------------------------------- */
 

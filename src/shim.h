@@ -48,7 +48,8 @@ struct mmt_folio_info {
 int mmt_resolve_symbols(const char **missing, bool ibt_force);
 struct mm_struct *mmt_mm_create(void);
 struct mmt_park;
-struct mmt_park *mmt_park_register(void (*on_start)(void *),
+struct mmt_park *mmt_park_register(struct mm_struct *mm,
+				   void (*on_start)(void *),
 				   void (*on_end)(void *), void *arg);
 void mmt_park_arm(struct mmt_park *p, bool on);
 void mmt_park_unregister(struct mmt_park *p);
@@ -63,6 +64,9 @@ long mmt_sys_mremap(unsigned long addr, unsigned long old_len,
 		    unsigned long new_len, unsigned long flags,
 		    unsigned long new_addr);
 long mmt_sys_mlock(unsigned long start, unsigned long len, bool lock);
+long mmt_sys_madvise(unsigned long start, unsigned long len, int advice);
+long mmt_sys_mprotect(unsigned long start, unsigned long len,
+		      unsigned long prot);
 int mmt_vma_set_temp_stack(struct mm_struct *mm, unsigned long addr, bool on);
 int mmt_relocate_vma_down(struct mm_struct *mm, unsigned long addr,
 			  unsigned long shift);

@@ -19,7 +19,8 @@
 //! coverage needs), [`scenario`] (the [`Scenario`] trait), [`run`]
 //! ([`RunShared`], counters, the verdict), [`runner`] ([`Runner`],
 //! [`execute`]), [`worker`] (worker kthreads, watchdog, join), [`aligner`]
-//! ([`Aligner`]), [`rng`] ([`wrap`], the seeded RNG). The two
+//! ([`Aligner`]), [`stutter`] ([`Checkpoint`]), [`rng`] ([`wrap`], the
+//! seeded RNG). The two
 //! `#[macro_export]` macros, `input_warn!` (in `warn`) and
 //! `scenario_params!` (in `params`), live at the crate root:
 //! `crate::input_warn!`, `crate::scenario_params!`.
@@ -30,7 +31,9 @@
 //! workers, so joining under it cannot deadlock) → the kernel's mmap_lock →
 //! folio lock → anon_vma/i_mmap lock (inside rmap_walk) → PTL (inside
 //! `ffi::pte_lookup`). [`RunShared`]'s mutexes (violations, result, skip,
-//! stuck) are leaf locks, never held across a call that takes another.
+//! stuck, extra, attached) are leaf locks, never held across a call that
+//! takes another. A scenario's own locks (mix's model) come before the
+//! kernel's.
 //! `copy_{to,from}_user()` is never called with the mmap_lock held (it
 //! faults and takes it).
 
@@ -43,6 +46,7 @@ mod rng;
 mod run;
 mod runner;
 mod scenario;
+mod stutter;
 mod warn;
 mod worker;
 
@@ -50,8 +54,9 @@ pub(crate) use aligner::Aligner;
 pub(crate) use desc::{need, need_unless, Need, ScenarioDesc};
 pub(crate) use params::{all_params, check_table, NoParams, ParamSpec, Params, ScenarioParams};
 pub(crate) use rng::wrap;
-pub(crate) use run::{Counter, RunShared, RunState};
+pub(crate) use run::{Counter, RunShared, RunState, Text};
 pub(crate) use runner::{execute, Runner};
 pub(crate) use scenario::Scenario;
+pub(crate) use stutter::Checkpoint;
 pub(crate) use warn::WARN_LIMIT;
 pub(crate) use worker::WorkerCtx;

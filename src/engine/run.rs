@@ -148,6 +148,14 @@ pub(crate) struct RunShared {
     /// Roles of the workers the watchdog found stuck.
     #[pin]
     pub(super) stuck: Mutex<KVec<&'static str>>,
+    /// The scenario's own `key: value` lines (its per-op counts), shown by
+    /// `status` and `result`.
+    #[pin]
+    extra: Mutex<Text>,
+    /// What the scenario attached to explain a failure (its op log),
+    /// shown by `result`.
+    #[pin]
+    attached: Mutex<Text>,
     /// Stuck workers given up on that have not returned yet (each pins
     /// the module).
     pub(super) orphans: Atomic<u32>,
@@ -179,6 +187,8 @@ impl RunShared {
                 result <- new_mutex!(None),
                 skip <- new_mutex!(None),
                 stuck <- new_mutex!(KVec::new()),
+                extra <- new_mutex!(Text::new()),
+                attached <- new_mutex!(Text::new()),
                 orphans: Atomic::new(0),
             }),
             GFP_KERNEL,
@@ -270,6 +280,24 @@ impl RunShared {
         self.failed.store(true, Release);
     }
 
+    /// Violations recorded so far.
+    pub(crate) fn violations_seen(&self) -> u64 {
+        self.nr_violations.load(Relaxed)
+    }
+
+    /// Replaces the scenario's own `key: value` status lines.
+    pub(crate) fn set_extra(&self, f: impl FnOnce(&mut Text)) {
+        let mut t = Text::new();
+        f(&mut t);
+        *self.extra.lock() = t;
+    }
+
+    /// Appends lines to what `result` shows after the violations (e.g. the
+    /// operations that led to one).
+    pub(crate) fn attach(&self, f: impl FnOnce(&mut Text)) {
+        f(&mut self.attached.lock());
+    }
+
     /// Milliseconds since the run started (not frozen).
     pub(super) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
@@ -293,6 +321,7 @@ impl RunShared {
         for (i, name) in COUNTER_NAMES.iter().enumerate() {
             writeln!(f, "{}: {}", name, self.counters[i].load(Relaxed))?;
         }
+        f.write_str(self.extra.lock().as_str())?;
         writeln!(f, "violations: {}", self.nr_violations.load(Relaxed))?;
         self.write_stuck(f)
     }
@@ -344,6 +373,9 @@ impl RunShared {
         for (i, cname) in COUNTER_NAMES.iter().enumerate() {
             let _ = writeln!(out, "# {}: {}", cname, self.counters[i].load(Relaxed));
         }
+        for line in self.extra.lock().as_str().lines() {
+            let _ = writeln!(out, "# {line}");
+        }
         let total = self.nr_violations.load(Relaxed);
         for v in self.violations.lock().iter() {
             let _ = writeln!(out, "# violation: {v}");
@@ -354,6 +386,9 @@ impl RunShared {
                 "# ... {} more violations not kept",
                 total as usize - MAX_VIOLATIONS
             );
+        }
+        for line in self.attached.lock().as_str().lines() {
+            let _ = writeln!(out, "# {line}");
         }
         let _ = self.write_stuck(&mut out);
         let skip = *self.skip.lock();
@@ -408,6 +443,11 @@ pub(crate) struct Text(KVec<u8>);
 impl Text {
     pub(crate) fn new() -> Self {
         Self(KVec::new())
+    }
+
+    /// The text so far (empty if it is not UTF-8).
+    pub(crate) fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or("")
     }
 
     fn into_cstring(self) -> Result<CString> {

@@ -51,6 +51,8 @@ pub(crate) struct FolioInfo {
     pub(crate) mapcount: i32,
     pub(crate) refcount: i32,
     pub(crate) mlocked: bool,
+    /// folio_test_anon(): false for the shared zero page and page cache.
+    pub(crate) anon: bool,
 }
 
 /// One reference on a folio.
@@ -94,6 +96,7 @@ impl FolioRef {
             mapcount: raw.mapcount,
             refcount: raw.refcount,
             mlocked: raw.mlocked,
+            anon: raw.anon,
         }
     }
 

@@ -31,6 +31,8 @@ extern "C" {
         new_addr: c_ulong,
     ) -> isize;
     fn mmt_sys_mlock(start: c_ulong, len: c_ulong, lock: bool) -> isize;
+    fn mmt_sys_madvise(start: c_ulong, len: c_ulong, advice: c_int) -> isize;
+    fn mmt_sys_mprotect(start: c_ulong, len: c_ulong, prot: c_ulong) -> isize;
 }
 
 /// Creates a fresh, empty user address space (as `kunit_attach_mm()` does).
@@ -156,6 +158,36 @@ impl<'a> MmUse<'a> {
         // SAFETY: the syscalls act on current->mm (the attached test mm by
         // the invariant) and validate their arguments.
         let ret = unsafe { mmt_sys_mlock(start as c_ulong, len as c_ulong, lock) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(())
+    }
+
+    /// madvise(2) of a range of the attached mm, through the syscall entry
+    /// (`advice`: the MADV_* number).
+    pub(crate) fn madvise(&self, start: usize, len: usize, advice: i32) -> Result {
+        // SAFETY: the syscall acts on current->mm (the attached test mm by
+        // the invariant) and validates its arguments.
+        let ret = unsafe { mmt_sys_madvise(start as c_ulong, len as c_ulong, advice) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(())
+    }
+
+    /// mprotect(2) of a range of the attached mm to PROT_READ (`!writable`)
+    /// or PROT_READ|PROT_WRITE, through the syscall entry.
+    pub(crate) fn mprotect(&self, start: usize, len: usize, writable: bool) -> Result {
+        const PROT_READ: c_ulong = 1;
+        const PROT_WRITE: c_ulong = 2;
+        let prot = if writable {
+            PROT_READ | PROT_WRITE
+        } else {
+            PROT_READ
+        };
+        // SAFETY: as for `madvise`.
+        let ret = unsafe { mmt_sys_mprotect(start as c_ulong, len as c_ulong, prot) };
         if ret < 0 {
             return Err(Error::from_errno(ret as i32));
         }

@@ -1,60 +1,84 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`ParkPoint`]: a race window held open by a kretprobe on
-//! move_page_tables().
+//! [`ParkPoint`]: a race window held open by an mmu_notifier on the test mm,
+//! inside move_page_tables().
 
-use super::RawPark;
+use super::{raw_mm, RawMm, RawPark};
 use core::ptr::NonNull;
 use kernel::{
     ffi::c_void,
+    mm::MmWithUser,
+    new_condvar, new_spinlock,
     prelude::*,
-    sync::atomic::{Acquire, Atomic, Relaxed, Release},
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        CondVar, CondVarTimeoutResult, SpinLock,
+    },
+    time::{msecs_to_jiffies, Instant, Monotonic},
 };
 
 extern "C" {
     fn mmt_park_register(
+        mm: *mut RawMm,
         on_start: unsafe extern "C" fn(*mut c_void),
         on_end: unsafe extern "C" fn(*mut c_void),
         arg: *mut c_void,
     ) -> *mut RawPark;
     fn mmt_park_arm(p: *mut RawPark, on: bool);
     fn mmt_park_unregister(p: *mut RawPark);
-    fn mmt_ktime_fast_ns() -> u64;
 }
 
 /// The shared state of a [`ParkPoint`].
+///
+/// Lock order: `closed` is a leaf lock. It is taken by the parked task
+/// inside invalidate_range_start (mmap_lock held, no rmap lock yet) and by
+/// the task that opens the gate, possibly inside an rmap walk (anon_vma or
+/// i_mmap lock held); nothing else is taken under it.
+#[pin_data]
 struct ParkState {
-    /// While closed, the armed thread spins at move_page_tables() entry.
-    closed: Atomic<bool>,
+    /// While true, the armed thread sleeps at move_page_tables()'s
+    /// invalidate_range_start.
+    #[pin]
+    closed: SpinLock<bool>,
+    /// Signalled when the gate opens.
+    #[pin]
+    opened: CondVar,
     entered: Atomic<u64>,
     exited: Atomic<u64>,
     timeouts: Atomic<u64>,
-    timeout_ns: u64,
+    /// How long the armed thread may stay parked (µs).
+    timeout_us: Atomic<u64>,
 }
 
-/// Entry handler of the park kretprobe (atomic context: spins, never sleeps).
+/// invalidate_range_start of the armed thread's move (process context,
+/// blockable: it sleeps while the gate is closed, up to the timeout).
 ///
 /// # Safety
 ///
-/// `arg` must point to the live `ParkState` the probe was registered with.
+/// `arg` must point to the live `ParkState` the notifier was registered with.
 unsafe extern "C" fn park_on_start(arg: *mut c_void) {
     // SAFETY: by the function's contract.
     let st = unsafe { &*arg.cast::<ParkState>() };
     st.entered.add(1, Relaxed);
-    // The handler runs in int3 (NMI-like) context: only the NMI-safe clock.
-    // SAFETY: no preconditions.
-    let t0 = unsafe { mmt_ktime_fast_ns() };
-    while st.closed.load(Acquire) {
-        // SAFETY: no preconditions.
-        if unsafe { mmt_ktime_fast_ns() } - t0 >= st.timeout_ns {
+    let t0 = Instant::<Monotonic>::now();
+    let limit = st.timeout_us.load(Relaxed) as i64;
+    let mut closed = st.closed.lock();
+    while *closed {
+        let left = limit - t0.elapsed().as_micros_ceil();
+        if left <= 0 {
             st.timeouts.add(1, Relaxed);
             break;
         }
-        core::hint::spin_loop();
+        // Interrupted (a kthread takes no signal but SIGKILL) or woken: the
+        // loop looks at the gate and the clock again. (At least a jiffy.)
+        let ms = (left as u64).div_ceil(1000).min(u64::from(u32::MAX)) as u32;
+        let _: CondVarTimeoutResult = st
+            .opened
+            .wait_interruptible_timeout(&mut closed, msecs_to_jiffies(ms));
     }
 }
 
-/// Return handler of the park kretprobe.
+/// invalidate_range_end of the same range: every pte has moved.
 ///
 /// # Safety
 ///
@@ -65,67 +89,83 @@ unsafe extern "C" fn park_on_end(arg: *mut c_void) {
     st.exited.fetch_add(1, Release);
 }
 
-/// A race window held open on purpose: a kretprobe on move_page_tables(),
-/// which the kernel enters after it expanded (relocate_vma_down) or
-/// copied/merged (copy_vma) the vma and before it moves any pte. The thread
-/// that armed it spins at that entry while the gate is closed (bounded by a
-/// timeout: the probe runs with preemption off).
+/// A race window held open on purpose, scoped to the test mm: an
+/// mmu_notifier registered on it. move_page_tables() calls
+/// invalidate_range_start after it expanded (relocate_vma_down) or
+/// copied/merged (copy_vma) the vma and before it moves any pte; there the
+/// thread that armed the park sleeps while the gate is closed (bounded by a
+/// timeout). Other mms never reach the notifier; other threads of the test
+/// mm pass through it.
 ///
 /// # Invariants
 ///
-/// `raw` is a registered probe whose callbacks get a pointer to `*state`,
-/// which stays allocated until the probe is unregistered in `Drop`.
+/// `raw` is a notifier registered on the test mm whose callbacks get a
+/// pointer to `*state`, which stays allocated until it is unregistered in
+/// `Drop`.
 pub(crate) struct ParkPoint {
     raw: NonNull<RawPark>,
     state: Pin<KBox<ParkState>>,
 }
 
-// SAFETY: the probe and its state are only touched through atomics and the
-// shim's arm/unregister, which are safe from any thread.
+// SAFETY: the notifier and its state are only touched through atomics, the
+// state's lock and the shim's arm/unregister, which are safe from any thread.
 unsafe impl Send for ParkPoint {}
 // SAFETY: as above.
 unsafe impl Sync for ParkPoint {}
 
 impl ParkPoint {
-    /// Registers the probe, gate open, armed for nobody.
-    pub(crate) fn new(timeout_ms: u64) -> Result<Self> {
-        let state = KBox::pin(
-            ParkState {
-                closed: Atomic::new(false),
+    /// Registers the notifier on `mm`, gate open, armed for nobody. Fails
+    /// with EOPNOTSUPP on a kernel without CONFIG_MMU_NOTIFIER.
+    pub(crate) fn new(mm: &MmWithUser, timeout_ms: u32) -> Result<Self> {
+        let state = KBox::pin_init(
+            pin_init!(ParkState {
+                closed <- new_spinlock!(false),
+                opened <- new_condvar!(),
                 entered: Atomic::new(0),
                 exited: Atomic::new(0),
                 timeouts: Atomic::new(0),
-                timeout_ns: timeout_ms * 1_000_000,
-            },
+                timeout_us: Atomic::new(u64::from(timeout_ms) * 1000),
+            }),
             GFP_KERNEL,
         )?;
         let arg = core::ptr::from_ref::<ParkState>(&state).cast_mut().cast();
-        // SAFETY: the callbacks match the shim's prototypes; `arg` points to
-        // pinned state that outlives the registration (see `Drop`).
-        let raw = unsafe { mmt_park_register(park_on_start, park_on_end, arg) };
+        // SAFETY: `mm` is a live mm with users; the callbacks match the
+        // shim's prototypes; `arg` points to pinned state that outlives the
+        // registration (see `Drop`).
+        let raw = unsafe { mmt_park_register(raw_mm(mm), park_on_start, park_on_end, arg) };
         let raw = NonNull::new(kernel::error::from_err_ptr(raw)?).ok_or(ENOMEM)?;
         // INVARIANT: `raw` is registered with a pointer to `*state`, which is
         // pinned and moves into `Self` with it.
         Ok(Self { raw, state })
     }
 
-    /// Arms the park for the current thread (or disarms it).
+    /// Arms the park for the current thread (or disarms it): its next
+    /// blockable unmap range of the test mm parks, once.
     pub(crate) fn arm(&self, on: bool) {
-        // SAFETY: the probe is registered (invariant).
+        // SAFETY: registered (invariant); called by the thread that arms.
         unsafe { mmt_park_arm(self.raw.as_ptr(), on) };
+    }
+
+    /// How long the armed thread may stay parked from now on (µs); the
+    /// timeout `new` was given until then.
+    pub(crate) fn hold_us(&self, us: u64) {
+        self.state.timeout_us.store(us, Relaxed);
     }
 
     /// Closes (the armed thread will wait) or opens the gate.
     pub(crate) fn close(&self, closed: bool) {
-        self.state.closed.store(closed, Release);
+        *self.state.closed.lock() = closed;
+        if !closed {
+            self.state.opened.notify_all();
+        }
     }
 
-    /// Times the armed thread entered move_page_tables().
+    /// Times the armed thread entered move_page_tables()'s range.
     pub(crate) fn entered(&self) -> u64 {
         self.state.entered.load(Acquire)
     }
 
-    /// Times the armed thread returned from move_page_tables().
+    /// Times the armed thread's moves ended (every pte moved).
     pub(crate) fn exited(&self) -> u64 {
         self.state.exited.load(Acquire)
     }
@@ -139,8 +179,8 @@ impl ParkPoint {
 impl Drop for ParkPoint {
     fn drop(&mut self) {
         self.close(false);
-        // SAFETY: registered (invariant); unregistering waits for running
-        // handlers, after which `state` is no longer referenced.
+        // SAFETY: registered (invariant); unregistering waits (SRCU) for
+        // running callbacks, after which `state` is no longer referenced.
         unsafe { mmt_park_unregister(self.raw.as_ptr()) };
     }
 }

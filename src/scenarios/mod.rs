@@ -11,6 +11,7 @@ use crate::engine::{self, need, need_unless, Counter::*, Need, ScenarioDesc};
 
 mod busted;
 mod migrate_teardown;
+mod mix;
 mod move_migrate;
 mod munlock_truncate;
 mod smoke;
@@ -78,6 +79,12 @@ const TABLE: &[ScenarioDesc] = &[
         "migrate_teardown_anon_vma",
         "seed 003: kernel-initiated migrate_pages (no mmap_lock) whose range is munmapped mid-migration; migration must keep the anon_vma alive (KASAN), NR_ISOLATED returns to baseline",
         &[need(Iterations, 3), need(Migrated, 3)]
+    ),
+    scenario!(
+        mix::Mix,
+        "mix",
+        "random layout ops (mremap away/back-merge, MADV_DONTNEED, writes, mprotect splits, mlock, munmap, truncate, exec stack shift, MADV_COLLAPSE) by one mover against migration, rmap probes, GUP pins, LRU isolation, MADV_COLD and the NUMA path on other CPUs; a shadow model checked at every checkpoint (ptes, data, rmap, mapcount, PG_mlocked, NR_ISOLATED)",
+        &[need(Rounds, 3), need(Migrated, 8), need(PagesVerified, 64)]
     ),
 ];
 

@@ -75,6 +75,10 @@ pub(crate) trait MoveKind: Send + Sync + Sized + 'static {
     }
 }
 
+/// How long the mover may stay parked: it holds the test mm's mmap_lock
+/// meanwhile (sleeping; nothing outside the test mm waits for it).
+pub(super) const PARK_TIMEOUT_MS: u32 = 1000;
+
 const MOVER: usize = 0;
 const MIGRATOR: usize = 1;
 
@@ -378,7 +382,14 @@ impl<K: MoveKind> Scenario for MoveMigrate<K> {
         let (park_on, probe) = (K::park(&params), K::probe(&params));
         let park = match park_on || probe {
             false => None,
-            true => Some(ParkPoint::new(200)?),
+            true => Some(ParkPoint::new(mm.mm(), PARK_TIMEOUT_MS).map_err(|e| {
+                match e == EOPNOTSUPP {
+                    true => run.skip(
+                        "needs CONFIG_MMU_NOTIFIER (the park point; park=0 probe=0 runs without)",
+                    ),
+                    false => e,
+                }
+            })?),
         };
         Ok(Self {
             park,

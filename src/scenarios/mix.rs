@@ -1,0 +1,1669 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `mix`: seeded random operations on shared ranges of one test mm, a
+//! shadow model of what every page must look like, and checkpoints that
+//! compare the two (rcutorture-style random engine, syzkaller-style enabled
+//! ops; the oracles are mmtorture's in-kernel checkers).
+//!
+//! # Workers
+//! One *mover* applies **layout ops** (they change where data lives, or
+//! what it is) and keeps the model exact: it is the only writer of the
+//! model, and the model mutex is held across each layout op. Two *churn*
+//! workers apply **content-preserving ops** (migration, rmap probes, GUP
+//! pins, LRU isolation, madvise hints) to whatever is there, racing the
+//! mover and each other without taking the model lock, so the races that
+//! matter are not serialised. The one exception, `pin_write`, takes the
+//! model lock only for its final write through the pinned page.
+//!
+//! # Ranges
+//! - `ranges` anonymous ranges of two halves (range 0 THP-sized, 2 MiB
+//!   aligned halves of 512 pages; the others `pages` pages per half). The
+//!   upper half moves away (mremap) and back, where copy_vma() merges it
+//!   into the lower half's vma (seed 004's shape).
+//! - one private COW mapping of a shmem file, MAP_LOCKED (seed 002's shape).
+//! - one exec-style temporary stack, recreated and shifted down by
+//!   relocate_vma_down() (seed 000's shape).
+//!
+//! # Model
+//! Per page: absent (no pte), zero (present, zero-filled: populated by
+//! mlock/MAP_LOCKED/collapse), or a data generation (present, holding
+//! `pattern(seed, page id, gen)`). Per range: where its halves are, whether
+//! it is VM_LOCKED, which part is read-only.
+//!
+//! # Checkpoints
+//! Every `check_ms` the mover holds an [`engine::Checkpoint`]: the churners
+//! park between ops (holding nothing), LRU and mlock batches are drained,
+//! and every model page is checked: its pte agrees with the model (absent:
+//! none; otherwise present, never a migration entry), it holds the model's
+//! data, rmap_walk finds exactly its one mapping and folio_mapcount is 1
+//! (small and PMD-mapped folios), PG_mlocked is set in VM_LOCKED ranges
+//! and clear elsewhere; folios unmapped by a truncation are not PG_mlocked;
+//! NR_ISOLATED is back at its baseline. The engine's taint watch runs all
+//! along.
+//!
+//! # Window widening
+//! A layout move (mremap away/back, the stack shift) may *meet* a churner:
+//! the mover announces the range; a churner isolates its folios and starts
+//! migrate_pages() with its own allocator, which, after `k` folios were
+//! unmapped, lets the mover in and waits until the mover is parked at the
+//! [`ParkPoint`] (vma changed, no pte moved), then refuses the rest, so
+//! migration's rmap walks (remove_migration_ptes) run inside the move's
+//! window. Unmet moves park for a random hold (`hold_us`) while the
+//! churners run free, and an `rmap_probe` that finds a move parked walks
+//! the moving folio's rmap and lets the move go while it is between vmas.
+//!
+//! # Failure report
+//! Every worker logs its last [`RING`] ops (time, op, range, argument,
+//! result) in a ring; on the first violation the rings are attached to
+//! `result`, oldest first, with the `run mix ...` reproducer line.
+
+use crate::checkers::{self, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
+use crate::engine::{Checkpoint, Counter, RunShared, Scenario, Text, WorkerCtx};
+use crate::ffi::{
+    self, FolioRef, IsolatedList, MmUse, NewFolio, PageRef, ParkPoint, PteState, ShmemFile,
+};
+use core::fmt::Write;
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        Mutex,
+    },
+    time::{delay::fsleep, Delta, Instant, Monotonic},
+};
+
+crate::scenario_params! {
+    /// Parameters of `mix`.
+    pub(crate) struct MixParams {
+        ops: ALL_OPS, 1..=ALL_OPS, "enabled ops, bit i = op i of the op table (README)";
+        check_ms: 500, 10..=60_000, "ms between checkpoints";
+        ranges: 3, 1..=8, "anonymous ranges (range 0: THP-sized)";
+        park: 1, 0..=1, "moves park at move_page_tables() (meet a migration, or a random hold)";
+        hold_us: 3000, 0..=1_000_000, "max random park hold";
+    }
+}
+
+/// One entry of the op table.
+struct OpDesc {
+    name: &'static str,
+    /// A layout op (the mover's) or a content-preserving one (churners').
+    layout: bool,
+}
+
+/// The op table. Bit i of `ops=` enables op i.
+const OPS: &[OpDesc] = &[
+    OpDesc {
+        name: "mremap_away",
+        layout: true,
+    },
+    OpDesc {
+        name: "mremap_back_merge",
+        layout: true,
+    },
+    OpDesc {
+        name: "madv_dontneed",
+        layout: true,
+    },
+    OpDesc {
+        name: "write",
+        layout: true,
+    },
+    OpDesc {
+        name: "mprotect_split",
+        layout: true,
+    },
+    OpDesc {
+        name: "mlock_toggle",
+        layout: true,
+    },
+    OpDesc {
+        name: "munmap_remap",
+        layout: true,
+    },
+    OpDesc {
+        name: "truncate",
+        layout: true,
+    },
+    OpDesc {
+        name: "stack_shift",
+        layout: true,
+    },
+    OpDesc {
+        name: "madv_collapse",
+        layout: true,
+    },
+    OpDesc {
+        name: "migrate",
+        layout: false,
+    },
+    OpDesc {
+        name: "migrate_mm",
+        layout: false,
+    },
+    OpDesc {
+        name: "rmap_probe",
+        layout: false,
+    },
+    OpDesc {
+        name: "pin_write",
+        layout: false,
+    },
+    OpDesc {
+        name: "isolate_hold",
+        layout: false,
+    },
+    OpDesc {
+        name: "madv_cold",
+        layout: false,
+    },
+    OpDesc {
+        name: "migrate_misplaced",
+        layout: false,
+    },
+];
+
+const NOPS: usize = 17;
+const ALL_OPS: u64 = (1 << NOPS) - 1;
+const _: () = assert!(OPS.len() == NOPS);
+
+const OP_AWAY: usize = 0;
+const OP_BACK: usize = 1;
+const OP_DONTNEED: usize = 2;
+const OP_WRITE: usize = 3;
+const OP_PROTECT: usize = 4;
+const OP_LOCK: usize = 5;
+const OP_REMAP: usize = 6;
+const OP_TRUNCATE: usize = 7;
+const OP_STACK: usize = 8;
+const OP_COLLAPSE: usize = 9;
+const OP_MIGRATE: usize = 10;
+const OP_MIGRATE_MM: usize = 11;
+const OP_PROBE: usize = 12;
+const OP_PIN: usize = 13;
+const OP_ISOLATE: usize = 14;
+const OP_COLD: usize = 15;
+const OP_MISPLACED: usize = 16;
+
+const MADV_COLD: i32 = 20;
+const MADV_DONTNEED: i32 = 4;
+const MADV_COLLAPSE: i32 = 25;
+
+const MOVER: usize = 0;
+const ROLES: &[&str] = &["mover", "churn", "churn"];
+
+/// Ops logged per worker.
+const RING: usize = 32;
+
+/// Model page states besides a data generation (1..).
+const ABSENT: u64 = 0;
+const ZERO: u64 = u64::MAX;
+
+/// Page ids: range `r`'s page `i` is `r * ID_STRIDE + i` (data patterns
+/// differ across ranges).
+const ID_STRIDE: usize = 1 << 12;
+
+/// Where the ranges live (far from the mmap area: fixed addresses).
+const HOME_BASE: usize = 0x5000_0000_0000;
+const AWAY_BASE: usize = 0x5100_0000_0000;
+const SLOT: usize = 16 << 20;
+/// The stack is recreated below this top and shifted down.
+const STACK_TOP: usize = 0x6000_0000_0000;
+const STACK_PAGES: usize = 32;
+const HPAGE: usize = 2 << 20;
+
+/// How long a mover waits for a churner to meet its move, and a churner
+/// for the mover to park.
+const MEET_MS: i64 = 20;
+/// How long a met move may stay parked (the churner opens it sooner).
+const MET_HOLD_US: u64 = 200_000;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Two halves; the upper one moves away and back.
+    Anon,
+    /// MAP_PRIVATE|MAP_LOCKED of a shmem file, COW pages.
+    Cow,
+    /// exec's temporary stack, shifted down.
+    Stack,
+}
+
+/// A range as the churners see it: published addresses, lock-free.
+struct Shared {
+    kind: Kind,
+    /// Pages per half (Anon), or in all (Cow, Stack).
+    half: usize,
+    /// Where the lower half (or the whole range) is; 0 if not mapped.
+    lower: Atomic<usize>,
+    /// Where the upper half is (Anon); 0 if not mapped.
+    upper: Atomic<usize>,
+    /// Layout generation: odd while a layout op changes the range.
+    gen: Atomic<u64>,
+}
+
+/// A range as the mover (model owner) sees it.
+struct RangeModel {
+    /// One state per page (lower half first for Anon).
+    pages: KVec<u64>,
+    locked: bool,
+    /// Read-only pages of the lower half: (first, count).
+    ro: Option<(usize, usize)>,
+    away: bool,
+}
+
+/// The shadow model, behind one mutex (see the module doc).
+struct Model {
+    ranges: KVec<RangeModel>,
+    next_gen: u64,
+    /// Folios a truncation unmapped, checked at the next checkpoint.
+    truncated: KVec<FolioRef>,
+    last_check: Instant<Monotonic>,
+    /// The op rings were attached to the result already.
+    reported: bool,
+}
+
+/// Per-op counts.
+struct OpStat {
+    done: Atomic<u64>,
+    failed: Atomic<u64>,
+    /// The errno of the last failure.
+    errno: Atomic<i32>,
+}
+
+/// A worker's op ring: entries (time ms, packed op) written only by the
+/// worker, read at checkpoints (worker parked) and at the end.
+struct Ring {
+    head: Atomic<u64>,
+    at: [Atomic<u64>; RING],
+    what: [Atomic<u64>; RING],
+}
+
+/// The move being announced to the churners (window widening).
+struct Meet {
+    /// Range of the announced move + 1 (0: none).
+    range: Atomic<usize>,
+    /// Announcements so far; a churner claims one by storing it here.
+    epoch: Atomic<u64>,
+    claimed: Atomic<u64>,
+    /// Set by the claiming churner once `k` folios are unmapped.
+    go: Atomic<u64>,
+    /// What the churner waits for after `go`: the mover parked in the
+    /// move (`MEET_MOVE`), or its op done (`MEET_DONE`: an munmap).
+    kind: Atomic<u32>,
+    /// The epoch whose layout op is done.
+    done: Atomic<u64>,
+    /// The announced move: from, to, bytes (MEET_PROBE).
+    src: Atomic<usize>,
+    dst: Atomic<usize>,
+    len: Atomic<usize>,
+}
+
+const MEET_MOVE: u32 = 0;
+const MEET_DONE: u32 = 1;
+/// A churner walks the rmap of a moving folio across the parked move.
+const MEET_PROBE: u32 = 2;
+
+pub(crate) struct Mix {
+    params: MixParams,
+    seed: u64,
+    shared: KVec<Shared>,
+    model: Pin<KBox<Mutex<Model>>>,
+    file: ShmemFile,
+    park: Option<ParkPoint>,
+    check: Checkpoint,
+    isolated: IsolatedBaseline,
+    stats: [OpStat; NOPS],
+    rings: [Ring; 3],
+    meet: Meet,
+}
+
+/// The pages of a range, for the checkers and churners: (address of page
+/// 0 of each part, pages in it). Anon: lower and upper half.
+fn parts(s: &Shared) -> [(usize, usize); 2] {
+    match s.kind {
+        Kind::Anon => [
+            (s.lower.load(Acquire), s.half),
+            (s.upper.load(Acquire), s.half),
+        ],
+        _ => [(s.lower.load(Acquire), s.half), (0, 0)],
+    }
+}
+
+impl Mix {
+    fn enabled(&self, op: usize) -> bool {
+        self.params.ops & (1 << op) != 0
+    }
+
+    fn log(&self, w: &WorkerCtx<'_>, op: usize, range: usize, arg: u64, res: &Result) {
+        let stat = &self.stats[op];
+        let code: i32 = match res {
+            Ok(()) => {
+                stat.done.add(1, Relaxed);
+                0
+            }
+            Err(e) => {
+                stat.failed.add(1, Relaxed);
+                stat.errno.store(e.to_errno(), Relaxed);
+                e.to_errno()
+            }
+        };
+        let ring = &self.rings[w.role.min(2)];
+        let h = ring.head.load(Relaxed);
+        let i = (h % RING as u64) as usize;
+        ring.at[i].store(w.run.elapsed_ms(), Relaxed);
+        let packed = (op as u64)
+            | ((range as u64 & 0xff) << 8)
+            | (u64::from(code as u16) << 16)
+            | ((arg & 0xffff_ffff) << 32);
+        ring.what[i].store(packed, Relaxed);
+        ring.head.store(h + 1, Release);
+    }
+
+    /// The op rings, oldest entry first, as `result` lines.
+    fn write_rings(&self, t: &mut Text) {
+        for (wi, ring) in self.rings.iter().enumerate() {
+            let h = ring.head.load(Acquire);
+            let _ = writeln!(
+                t,
+                "oplog {} (worker {wi}, last {} of {h} ops):",
+                ROLES[wi],
+                h.min(RING as u64)
+            );
+            for n in h.saturating_sub(RING as u64)..h {
+                let i = (n % RING as u64) as usize;
+                let p = ring.what[i].load(Relaxed);
+                let op = (p & 0xff) as usize;
+                let code = ((p >> 16) & 0xffff) as u16 as i16;
+                let _ = writeln!(
+                    t,
+                    "  {:>8} ms {:<18} range={} arg={:#x} ret={}",
+                    ring.at[i].load(Relaxed),
+                    OPS.get(op).map_or("?", |o| o.name),
+                    (p >> 8) & 0xff,
+                    p >> 32,
+                    code
+                );
+            }
+        }
+    }
+
+    /// Publishes per-op counts as status lines.
+    fn publish_stats(&self, run: &RunShared) {
+        run.set_extra(|t| {
+            let _ = writeln!(t, "checkpoints: {}", self.check.count());
+            for (i, o) in OPS.iter().enumerate() {
+                let s = &self.stats[i];
+                let _ = write!(
+                    t,
+                    "op_{}: done {} failed {}",
+                    o.name,
+                    s.done.load(Relaxed),
+                    s.failed.load(Relaxed)
+                );
+                match s.errno.load(Relaxed) {
+                    0 => {
+                        let _ = writeln!(t);
+                    }
+                    e => {
+                        let _ = writeln!(t, " (last errno {e})");
+                    }
+                }
+            }
+        });
+    }
+
+    /// A random enabled op of the given class.
+    fn pick(&self, w: &mut WorkerCtx<'_>, layout: bool) -> Option<usize> {
+        let mut cands = [0usize; NOPS];
+        let mut n = 0;
+        for (i, o) in OPS.iter().enumerate() {
+            if o.layout == layout && self.enabled(i) {
+                cands[n] = i;
+                n += 1;
+            }
+        }
+        (n > 0).then(|| cands[w.rng.below(n as u64) as usize])
+    }
+
+    fn seq_begin(s: &Shared) {
+        s.gen.fetch_add(1, Release);
+    }
+
+    fn seq_end(s: &Shared) {
+        s.gen.fetch_add(1, Release);
+    }
+
+    /// Data generation for a new write.
+    fn new_gen(m: &mut Model) -> u64 {
+        m.next_gen += 1;
+        m.next_gen
+    }
+}
+
+// ------------------------------------------------------------ layout ops
+
+impl Mix {
+    fn anon_home(r: usize) -> usize {
+        HOME_BASE + r * SLOT
+    }
+
+    fn anon_away(r: usize) -> usize {
+        AWAY_BASE + r * SLOT
+    }
+
+    /// A move of `len` bytes from `src` to `dst` (mremap), or the stack
+    /// shift (`shift` != 0), with the park point: met by a churner's
+    /// migration, or held for a random time.
+    fn parked_move(
+        &self,
+        w: &mut WorkerCtx<'_>,
+        mm: &MmUse<'_>,
+        r: usize,
+        (src, dst, len): (usize, usize, usize),
+        f: impl FnOnce(&MmUse<'_>) -> Result,
+    ) -> Result {
+        let Some(park) = &self.park else {
+            return f(mm);
+        };
+        let entered = park.entered();
+        // No probe of exec's stack shift: rmap cannot find a temporary
+        // stack's ptes while they move (the expanded vma's pgoff already
+        // points at the destination); the kernel makes rmap walkers skip
+        // such vmas instead (VM_STACK_INCOMPLETE_SETUP, seed 000's fix).
+        let stack = self.shared[r].kind == Kind::Stack;
+        let kind = match w.rng.below(4) {
+            0 if self.enabled(OP_PROBE) && !stack => MEET_PROBE,
+            0 | 1 => MEET_MOVE,
+            _ => MEET_DONE,
+        };
+        self.meet.src.store(src, Relaxed);
+        self.meet.dst.store(dst, Relaxed);
+        self.meet.len.store(len, Relaxed);
+        let met = kind != MEET_DONE && self.announce(w, r, kind).is_some();
+        let hold = if met {
+            // The churner opens the gate once its rmap walks are done.
+            MET_HOLD_US
+        } else {
+            w.rng.below(self.params.hold_us + 1)
+        };
+        park.hold_us(hold);
+        park.close(true);
+        park.arm(true);
+        let res = f(mm);
+        park.arm(false);
+        park.close(false);
+        w.run.set_count(Counter::ParkEntries, park.entered());
+        w.run.set_count(Counter::Timeouts, park.timeouts());
+        if met && park.entered() != entered {
+            w.run.count(Counter::Overlaps, 1);
+        }
+        res
+    }
+
+    /// Announces a layout op on range `r` to the churners and waits (up to
+    /// MEET_MS) until one has part of the range's folios unmapped for
+    /// migration (`go`). Returns the epoch if one did.
+    fn announce(&self, w: &WorkerCtx<'_>, r: usize, kind: u32) -> Option<u64> {
+        let epoch = self.meet.epoch.load(Relaxed) + 1;
+        self.meet.kind.store(kind, Relaxed);
+        self.meet.range.store(r + 1, Release);
+        self.meet.epoch.store(epoch, Release);
+        let t0 = Instant::<Monotonic>::now();
+        let mut met = None;
+        while t0.elapsed().as_millis() < MEET_MS && !w.should_stop() {
+            let go = self.meet.go.load(Acquire);
+            if go == epoch || go == epoch | NOT_MET {
+                met = (go == epoch).then_some(epoch);
+                break;
+            }
+            fsleep(Delta::from_micros(100));
+        }
+        self.meet.range.store(0, Release);
+        met
+    }
+
+    fn op_away(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        if m.ranges[r].away || s.lower.load(Relaxed) == 0 {
+            return Err(EAGAIN);
+        }
+        let len = s.half * PAGE_SIZE;
+        let (src, dst) = (s.upper.load(Relaxed), Self::anon_away(r));
+        Self::seq_begin(s);
+        let res = self.parked_move(w, mm, r, (src, dst, len), |mm| {
+            mm.mremap_fixed(src, len, dst)
+        });
+        if res.is_ok() {
+            s.upper.store(dst, Release);
+            m.ranges[r].away = true;
+        }
+        Self::seq_end(s);
+        res
+    }
+
+    fn op_back(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        if !m.ranges[r].away {
+            return Err(EAGAIN);
+        }
+        let len = s.half * PAGE_SIZE;
+        let (src, dst) = (s.upper.load(Relaxed), Self::anon_home(r) + len);
+        Self::seq_begin(s);
+        let res = self.parked_move(w, mm, r, (src, dst, len), |mm| {
+            mm.mremap_fixed(src, len, dst)
+        });
+        if res.is_ok() {
+            s.upper.store(dst, Release);
+            m.ranges[r].away = false;
+        }
+        Self::seq_end(s);
+        res
+    }
+
+    /// A random run of pages in range `r`: (address, first page, count).
+    fn random_run(&self, w: &mut WorkerCtx<'_>, r: usize, max: usize) -> (usize, usize, usize) {
+        let s = &self.shared[r];
+        let total = match s.kind {
+            Kind::Anon => 2 * s.half,
+            _ => s.half,
+        };
+        let first = w.rng.below(total as u64) as usize;
+        let part_end = if s.kind == Kind::Anon && first < s.half {
+            s.half
+        } else {
+            total
+        };
+        let n = 1 + w.rng.below((part_end - first).min(max) as u64) as usize;
+        (self.page_addr(r, first), first, n)
+    }
+
+    /// The address of range `r`'s page `i`, 0 if that part is not mapped.
+    fn page_addr(&self, r: usize, i: usize) -> usize {
+        let s = &self.shared[r];
+        let (base, off) = if s.kind == Kind::Anon && i >= s.half {
+            (s.upper.load(Acquire), i - s.half)
+        } else {
+            (s.lower.load(Acquire), i)
+        };
+        if base == 0 {
+            0
+        } else {
+            base + off * PAGE_SIZE
+        }
+    }
+
+    fn op_dontneed(
+        &self,
+        w: &mut WorkerCtx<'_>,
+        mm: &MmUse<'_>,
+        m: &mut Model,
+        r: usize,
+    ) -> Result {
+        if m.ranges[r].locked || self.shared[r].lower.load(Relaxed) == 0 {
+            return Err(EAGAIN);
+        }
+        let (addr, first, n) = self.random_run(w, r, 64);
+        let s = &self.shared[r];
+        Self::seq_begin(s);
+        let res = mm.madvise(addr, n * PAGE_SIZE, MADV_DONTNEED);
+        if res.is_ok() {
+            for p in &mut m.ranges[r].pages[first..first + n] {
+                *p = ABSENT;
+            }
+        }
+        Self::seq_end(s);
+        res
+    }
+
+    fn op_write(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        if self.shared[r].lower.load(Relaxed) == 0 {
+            return Err(EAGAIN);
+        }
+        let (_, first, n) = self.random_run(w, r, 16);
+        let s = &self.shared[r];
+        Self::seq_begin(s);
+        let mut res = Ok(());
+        for i in first..first + n {
+            if let (Kind::Anon, Some((a, c))) = (s.kind, m.ranges[r].ro) {
+                if i >= a && i < a + c {
+                    continue;
+                }
+            }
+            let g = Self::new_gen(m);
+            res = checkers::write_pattern(
+                mm,
+                &mut w.buf,
+                self.page_addr(r, i),
+                self.seed,
+                r * ID_STRIDE + i,
+                g,
+            );
+            if res.is_err() {
+                break;
+            }
+            m.ranges[r].pages[i] = g;
+        }
+        if s.half * PAGE_SIZE >= HPAGE {
+            self.learn_thp_faults(mm, m, r);
+        }
+        Self::seq_end(s);
+        res
+    }
+
+    /// A write fault in a THP-sized range may map a whole THP (zero-filled
+    /// but for the written page), or a small page: both are correct, so
+    /// the model takes what the fault did. Absent pages now PMD-mapped are
+    /// zero-filled.
+    fn learn_thp_faults(&self, mm: &MmUse<'_>, m: &mut Model, r: usize) {
+        let s = &self.shared[r];
+        let guard = mm.mm().mmap_read_lock();
+        for (part, (addr, n)) in parts(s).into_iter().enumerate() {
+            if addr == 0 || n == 0 {
+                continue;
+            }
+            let pages = &mut m.ranges[r].pages[part * s.half..part * s.half + n];
+            checkers::scan_ptes(mm.mm(), &guard, addr, n, |i, _, l| {
+                if pages[i] == ABSENT && matches!(l.state, PteState::Present { huge: true, .. }) {
+                    pages[i] = ZERO;
+                }
+            });
+        }
+    }
+
+    fn op_protect(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        if s.kind != Kind::Anon || m.ranges[r].locked {
+            return Err(EAGAIN);
+        }
+        let lower = s.lower.load(Relaxed);
+        Self::seq_begin(s);
+        let res = match m.ranges[r].ro {
+            Some((a, c)) => mm
+                .mprotect(lower + a * PAGE_SIZE, c * PAGE_SIZE, true)
+                .map(|()| {
+                    m.ranges[r].ro = None;
+                }),
+            None => {
+                let a = 1 + w.rng.below(s.half as u64 - 2) as usize;
+                let c = 1 + w.rng.below((s.half - a - 1) as u64) as usize;
+                mm.mprotect(lower + a * PAGE_SIZE, c * PAGE_SIZE, false)
+                    .map(|()| {
+                        m.ranges[r].ro = Some((a, c));
+                    })
+            }
+        };
+        Self::seq_end(s);
+        res
+    }
+
+    /// mlock/munlock of range `r` (both halves, wherever they are).
+    fn op_lock(&self, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        if s.kind != Kind::Anon || m.ranges[r].ro.is_some() || s.lower.load(Relaxed) == 0 {
+            return Err(EAGAIN);
+        }
+        let lock = !m.ranges[r].locked;
+        Self::seq_begin(s);
+        let mut res = Ok(());
+        for (addr, n) in parts(s) {
+            res = mm.mlock(addr, n * PAGE_SIZE, lock);
+            if res.is_err() {
+                break;
+            }
+        }
+        // On failure the mover remaps the range (the model cannot say
+        // what a partial mlock populated).
+        if res.is_ok() {
+            let rm = &mut m.ranges[r];
+            rm.locked = lock;
+            if lock {
+                // mlock populates: absent pages are zero-filled now.
+                for p in rm.pages.iter_mut().filter(|p| **p == ABSENT) {
+                    *p = ZERO;
+                }
+            }
+        }
+        Self::seq_end(s);
+        res
+    }
+
+    /// munmap + fresh mmap of range `r` (its anon_vma goes away: the last
+    /// reference of folios a churner may be migrating, seed 003's shape).
+    /// Half the time met by a churner's migration of the range: the munmap
+    /// then runs while `k` of its folios are unmapped for migration.
+    fn op_remap(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        let met = match w.rng.below(2) {
+            0 => self.announce(w, r, MEET_DONE),
+            _ => None,
+        };
+        Self::seq_begin(s);
+        let res = self.remap(mm, m, r);
+        Self::seq_end(s);
+        if let Some(epoch) = met {
+            self.meet.done.store(epoch, Release);
+            w.run.count(Counter::Overlaps, 1);
+        }
+        res
+    }
+
+    fn remap(&self, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        for (addr, n) in parts(s) {
+            if addr != 0 {
+                mm.munmap(addr, n * PAGE_SIZE)?;
+            }
+        }
+        s.lower.store(0, Release);
+        s.upper.store(0, Release);
+        let rm = &mut m.ranges[r];
+        for p in rm.pages.iter_mut() {
+            *p = ABSENT;
+        }
+        rm.ro = None;
+        rm.away = false;
+        match s.kind {
+            Kind::Anon => {
+                let home = Self::anon_home(r);
+                let got = mm.mmap_anon(home, 2 * s.half * PAGE_SIZE)?;
+                if got != home {
+                    return Err(EEXIST);
+                }
+                rm.locked = false;
+                s.upper.store(home + s.half * PAGE_SIZE, Release);
+                s.lower.store(home, Release);
+            }
+            Kind::Cow => {
+                let got = mm.mmap_file_private(&self.file, s.half * PAGE_SIZE, true)?;
+                // MAP_LOCKED populated every page: COW copies of the file's.
+                for p in rm.pages.iter_mut() {
+                    *p = ZERO;
+                }
+                s.lower.store(got, Release);
+            }
+            Kind::Stack => {}
+        }
+        Ok(())
+    }
+
+    /// truncate(2) of the COW range's file to 0 and back: unmaps every COW
+    /// page (even_cows); the folios are checked at the next checkpoint.
+    fn op_truncate(&self, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        if s.kind != Kind::Cow || s.lower.load(Relaxed) == 0 {
+            return Err(EAGAIN);
+        }
+        let kept = checkers::mapped_folios(mm.mm(), s.lower.load(Relaxed), s.half)?;
+        Self::seq_begin(s);
+        let res = self
+            .file
+            .truncate(0)
+            .and_then(|()| self.file.truncate(s.half * PAGE_SIZE));
+        if res.is_ok() {
+            for p in m.ranges[r].pages.iter_mut() {
+                *p = ABSENT;
+            }
+            for f in kept {
+                if m.truncated.len() < 4096 {
+                    m.truncated.push(f, GFP_KERNEL)?;
+                }
+            }
+        }
+        Self::seq_end(s);
+        res
+    }
+
+    /// exec's stack setup: a fresh temporary stack below STACK_TOP, written,
+    /// then shifted down by relocate_vma_down() (parked), then marked done.
+    fn op_stack(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        Self::seq_begin(s);
+        let res = self.stack_cycle(w, mm, m, r);
+        Self::seq_end(s);
+        res
+    }
+
+    fn stack_cycle(
+        &self,
+        w: &mut WorkerCtx<'_>,
+        mm: &MmUse<'_>,
+        m: &mut Model,
+        r: usize,
+    ) -> Result {
+        let s = &self.shared[r];
+        let len = s.half * PAGE_SIZE;
+        let old = s.lower.load(Relaxed);
+        if old != 0 {
+            mm.munmap(old, len)?;
+            s.lower.store(0, Release);
+        }
+        for p in m.ranges[r].pages.iter_mut() {
+            *p = ABSENT;
+        }
+        let base = STACK_TOP - len;
+        if mm.mmap_anon_flags(base, len, true)? != base {
+            return Err(EEXIST);
+        }
+        mm.set_temp_stack(base, true)?;
+        for i in 0..s.half {
+            let g = Self::new_gen(m);
+            checkers::write_pattern(
+                mm,
+                &mut w.buf,
+                base + i * PAGE_SIZE,
+                self.seed,
+                r * ID_STRIDE + i,
+                g,
+            )?;
+            m.ranges[r].pages[i] = g;
+        }
+        s.lower.store(base, Release);
+        let shift = (1 + w.rng.below(2 * s.half as u64) as usize) * PAGE_SIZE;
+        let res = self.parked_move(w, mm, r, (base, base - shift, len), |mm| {
+            mm.relocate_vma_down(base, shift)
+        });
+        // Moved or not, the stack is where the vma now starts.
+        let at = if res.is_ok() { base - shift } else { base };
+        s.lower.store(at, Release);
+        mm.set_temp_stack(at, false)?;
+        res
+    }
+
+    /// MADV_COLLAPSE of range 0's lower half (a THP): absent ptes are
+    /// filled with zeroes.
+    fn op_collapse(&self, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        let lower = s.lower.load(Relaxed);
+        if s.kind != Kind::Anon
+            || s.half * PAGE_SIZE < HPAGE
+            || lower == 0
+            || m.ranges[r].ro.is_some()
+        {
+            return Err(EAGAIN);
+        }
+        Self::seq_begin(s);
+        let res = mm.madvise(lower, s.half * PAGE_SIZE, MADV_COLLAPSE);
+        if res.is_ok() {
+            for p in m.ranges[r].pages[..s.half]
+                .iter_mut()
+                .filter(|p| **p == ABSENT)
+            {
+                *p = ZERO;
+            }
+        }
+        Self::seq_end(s);
+        res
+    }
+
+    fn mover(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let due = {
+            let m = self.model.lock();
+            m.last_check.elapsed().as_millis() as u64 >= self.params.check_ms
+        };
+        if due {
+            self.checkpoint(w, mm)?;
+        }
+        let Some(op) = self.pick(w, true) else {
+            fsleep(Delta::from_millis(1));
+            return Ok(());
+        };
+        let cow = self.params.ranges as usize;
+        let stack = cow + 1;
+        let r = match op {
+            OP_TRUNCATE => cow,
+            OP_STACK => stack,
+            OP_COLLAPSE => 0,
+            OP_WRITE | OP_REMAP => w.rng.below(stack as u64) as usize,
+            _ => w.rng.below(cow as u64) as usize,
+        };
+        let mut guard = self.model.lock();
+        let m = &mut *guard;
+        let res = match op {
+            OP_AWAY => self.op_away(w, mm, m, r),
+            OP_BACK => self.op_back(w, mm, m, r),
+            OP_DONTNEED => self.op_dontneed(w, mm, m, r),
+            OP_WRITE => self.op_write(w, mm, m, r),
+            OP_PROTECT => self.op_protect(w, mm, m, r),
+            OP_LOCK => self.op_lock(mm, m, r),
+            OP_REMAP => self.op_remap(w, mm, m, r),
+            OP_TRUNCATE => self.op_truncate(mm, m, r),
+            OP_STACK => self.op_stack(w, mm, m, r),
+            OP_COLLAPSE => self.op_collapse(mm, m, r),
+            _ => Err(EAGAIN),
+        };
+        drop(guard);
+        if res == Err(EAGAIN) {
+            // Not applicable to the range's current shape: not an op.
+            return Ok(());
+        }
+        self.log(w, op, r, 0, &res);
+        if res.is_err() && matches!(op, OP_LOCK | OP_PROTECT | OP_REMAP) {
+            // mlock/mprotect work vma by vma: one that failed half-way may
+            // leave a range the model cannot describe, so it is remapped
+            // (an error here ends the run). The other ops leave the model
+            // exact when they fail (a failed write did not update its
+            // page, mremap and MADV_COLLAPSE undo themselves).
+            let mut m = self.model.lock();
+            Self::seq_begin(&self.shared[r]);
+            let res = self.remap(mm, &mut m, r);
+            Self::seq_end(&self.shared[r]);
+            res?;
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------- content-preserving ops
+
+impl Mix {
+    /// A random range for a churner (the stack and COW ranges included).
+    fn churn_range(&self, w: &mut WorkerCtx<'_>) -> usize {
+        w.rng.below(self.shared.len() as u64) as usize
+    }
+
+    /// isolate + migrate_pages (sync or async) of range `r`'s folios, with
+    /// no mmap_lock held across the migration (as compaction). If the
+    /// mover announced a move of `r`, meet it (see the module doc).
+    fn op_migrate(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, r: usize) -> Result {
+        let run = w.run;
+        let to = w.rng.below(2) as i32;
+        let epoch = self.meet.epoch.load(Acquire);
+        let meet = self.meet.range.load(Acquire) == r + 1
+            && (self.park.is_some() || self.meet.kind.load(Relaxed) == MEET_DONE)
+            && epoch != 0
+            && self.meet.claimed.xchg(epoch, Relaxed) != epoch;
+        let mut lists = KVec::new();
+        let mut isolated = 0;
+        for (addr, n) in parts(&self.shared[r]) {
+            if addr != 0 {
+                let (list, k) = checkers::isolate_range(run, mm, addr, n)?;
+                isolated += k;
+                run.count(Counter::Isolated, k);
+                lists.push(list, GFP_KERNEL)?;
+            }
+        }
+        let mut ok = 0u64;
+        for (li, list) in lists.iter_mut().enumerate() {
+            let done = match meet && li == 0 {
+                true => self.migrate_meeting(w, list, isolated, epoch, to),
+                false => list.migrate_to(to, w.rng.below(2) == 0).1,
+            };
+            ok += u64::from(done);
+        }
+        if meet && self.meet.go.load(Acquire) != epoch {
+            // Unblock a mover still waiting (too few folios to meet it).
+            self.meet.go.store(epoch | NOT_MET, Release);
+        }
+        drop(lists);
+        run.count(Counter::Migrated, ok);
+        run.count(Counter::MigrateFailed, isolated.saturating_sub(ok));
+        Ok(())
+    }
+
+    fn migrate_meeting(
+        &self,
+        w: &mut WorkerCtx<'_>,
+        list: &mut IsolatedList,
+        isolated: u64,
+        epoch: u64,
+        to: i32,
+    ) -> u32 {
+        let k = 1 + w.rng.below(isolated.max(2) - 1);
+        let park = self.park.as_ref();
+        let entered = park.map_or(0, |p| p.entered());
+        let kind = self.meet.kind.load(Relaxed);
+        let mut calls = 0u64;
+        let done = list
+            .migrate_with(|| {
+                calls += 1;
+                if calls == k + 1 {
+                    // k folios are unmapped: let the mover in, and wait
+                    // until it is parked in move_page_tables() (a move) or
+                    // done (an munmap).
+                    self.meet.go.store(epoch, Release);
+                    let t0 = Instant::<Monotonic>::now();
+                    while t0.elapsed().as_millis() < MEET_MS * 10 {
+                        let there = match kind {
+                            MEET_MOVE => park.is_none_or(|p| p.entered() != entered),
+                            _ => self.meet.done.load(Acquire) == epoch,
+                        };
+                        if there {
+                            break;
+                        }
+                        fsleep(Delta::from_micros(50));
+                    }
+                }
+                if calls <= k {
+                    NewFolio::On(to)
+                } else {
+                    NewFolio::Refuse
+                }
+            })
+            .1;
+        if let Some(p) = park {
+            p.close(false);
+        }
+        done
+    }
+
+    /// The module's own rmap_walk of a random mapped page. If a move is
+    /// parked, probe the moving range: when the walk visits the
+    /// destination first, let the move go and see that the walk still finds
+    /// the page (seed 004's invariant); else just walk (exercise).
+    fn op_probe(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, r: usize) -> Result {
+        let (addr, _, _) = self.random_run(w, r, 1);
+        if addr < PAGE_SIZE {
+            return Err(EAGAIN);
+        }
+        let (folio, pfn) = {
+            let guard = mm.mm().mmap_read_lock();
+            let l = ffi::pte_lookup(mm.mm(), &guard, addr, true);
+            match (l.folio, l.state) {
+                (Some(f), PteState::Present { pfn, .. }) => (f, pfn),
+                _ => return Err(ENOENT),
+            }
+        };
+        let me = mm.mm().as_raw() as usize;
+        let mut visits = 0u64;
+        let lock = folio.lock();
+        lock.rmap_walk(|hit| {
+            if hit.mm == me {
+                visits += 1;
+            }
+            true
+        });
+        drop(lock);
+        let _ = pfn;
+        w.run.count(Counter::Checks, 1);
+        let _ = visits;
+        Ok(())
+    }
+
+    /// Meets an announced move (MEET_PROBE): looks up a folio of the moving
+    /// range, lets the mover in, and once it is parked (vma copied or
+    /// merged, no pte moved) walks the folio's rmap. When the walk visits
+    /// the destination first (copy_vma merged the range into a vma ahead
+    /// of the source in rmap order), it lets the move go and waits for it
+    /// before going on: the walk must still find the page somewhere ("rmap
+    /// must find all ptes mapping a page at all times", seed 004). With
+    /// need_rmap_locks the move waits for the anon_vma lock the walk holds.
+    fn probe_meet(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let Some(park) = &self.park else {
+            return Err(EAGAIN);
+        };
+        let epoch = self.meet.epoch.load(Acquire);
+        if epoch == 0 || self.meet.claimed.xchg(epoch, Relaxed) == epoch {
+            return Err(EAGAIN);
+        }
+        let (src, dst, len) = (
+            self.meet.src.load(Relaxed),
+            self.meet.dst.load(Relaxed),
+            self.meet.len.load(Relaxed),
+        );
+        let i = w.rng.below((len / PAGE_SIZE).max(1) as u64) as usize;
+        let addr = src + i * PAGE_SIZE;
+        let (folio, page_pfn) = {
+            let guard = mm.mm().mmap_read_lock();
+            let l = ffi::pte_lookup(mm.mm(), &guard, addr, true);
+            match (l.folio, l.state) {
+                (Some(f), PteState::Present { pfn, .. }) => (f, pfn),
+                _ => {
+                    self.meet.go.store(epoch | NOT_MET, Release);
+                    return Err(ENOENT);
+                }
+            }
+        };
+        // rmap_walk visits a large folio at its first page's address.
+        let pfn = folio.info().pfn;
+        let dst_head = dst + i * PAGE_SIZE - page_pfn.saturating_sub(pfn) * PAGE_SIZE;
+        let entered = park.entered();
+        self.meet.go.store(epoch, Release);
+        let t0 = Instant::<Monotonic>::now();
+        while park.entered() == entered && t0.elapsed().as_millis() < MEET_MS * 10 {
+            fsleep(Delta::from_micros(50));
+        }
+        let me = mm.mm().as_raw() as usize;
+        let (mut found, mut visits, mut dst_first) = (0u64, 0u64, false);
+        {
+            let lock = folio.lock();
+            let exited = park.exited();
+            lock.rmap_walk(|hit| {
+                if hit.mm != me {
+                    return true;
+                }
+                visits += 1;
+                if hit.addr == dst_head && visits == 1 {
+                    dst_first = true;
+                    park.close(false);
+                    let t0 = Instant::<Monotonic>::now();
+                    while park.exited() == exited && t0.elapsed().as_millis() < 200 {
+                        ffi::cond_resched();
+                    }
+                }
+                if matches!(hit.pte, PteState::Present { pfn: p, .. } if p == pfn) {
+                    found += 1;
+                }
+                true
+            });
+        }
+        park.close(false);
+        w.run.count(Counter::Checks, 1);
+        if dst_first {
+            w.run.count(Counter::Probes, 1);
+            if found == 0 {
+                w.run.violation(Violation {
+                    invariant: Invariant::RmapMappings,
+                    addr,
+                    pfn,
+                    expected: 1,
+                    found,
+                    what: "mappings rmap_walk found of a mapped folio while its pte moved (dst vma visited first)",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// GUP-pin a page of an anon range's lower half (which never moves),
+    /// hold it while the others migrate, then write through the pin. A
+    /// pinned folio must not be migrated (migrate_pages() refuses folios
+    /// with extra references): if no layout op touched the range, the pte
+    /// must still map the pinned page (seed 001's invariant).
+    fn op_pin(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        // Range 0 (THPs: large folios migrate by a path of their own) half
+        // the time.
+        let r = match w.rng.below(2) {
+            0 => 0,
+            _ => w.rng.below(self.params.ranges) as usize,
+        };
+        let s = &self.shared[r];
+        let seq = s.gen.load(Acquire);
+        let lower = s.lower.load(Acquire);
+        if seq & 1 == 1 || lower == 0 {
+            return Err(EAGAIN);
+        }
+        // GUP get (a plain reference, as O_DIRECT took it) or pin
+        // (FOLL_PIN): a pinned anon-exclusive page is also protected by
+        // try_to_migrate()'s folio_try_share_anon_rmap_pte(), a
+        // referenced one only by migration's refcount check.
+        let foll_pin = w.rng.below(2) == 0;
+        // A mapped page: the first of a few random tries.
+        let (pin, i, addr) = {
+            let guard = mm.mm().mmap_read_lock();
+            let mut got = (None, 0, 0);
+            for _ in 0..8 {
+                let i = w.rng.below(s.half as u64) as usize;
+                let addr = lower + i * PAGE_SIZE;
+                if let PteState::Present { .. } =
+                    ffi::pte_lookup(mm.mm(), &guard, addr, false).state
+                {
+                    got = (PageRef::grab(mm.mm(), &guard, addr, foll_pin), i, addr);
+                    break;
+                }
+            }
+            got
+        };
+        let Some(pin) = pin else {
+            return Err(ENOENT);
+        };
+        w.run.count(Counter::Refs, 1);
+        if w.rng.below(2) == 0 {
+            // Compaction (or the NUMA path) meets the pinned folio: it
+            // must refuse to migrate it.
+            let folio = {
+                let guard = mm.mm().mmap_read_lock();
+                ffi::pte_lookup(mm.mm(), &guard, addr, true).folio
+            };
+            if let Some(f) = folio {
+                ffi::lru_add_drain_all();
+                let mut list = IsolatedList::new()?;
+                if list.isolate(&f) {
+                    w.run.count(Counter::Isolated, 1);
+                    let ok = list.migrate_to(w.rng.below(2) as i32, true).1;
+                    w.run.count(Counter::Migrated, u64::from(ok));
+                }
+            }
+        }
+        fsleep(Delta::from_micros(w.rng.below(2000) as i64));
+        let mut m = self.model.lock();
+        if s.gen.load(Acquire) != seq {
+            return Err(EAGAIN);
+        }
+        let now = {
+            let guard = mm.mm().mmap_read_lock();
+            ffi::pte_lookup(mm.mm(), &guard, addr, false).state
+        };
+        let ppfn = pin.pfn();
+        match now {
+            PteState::Present { pfn, .. } if pfn == ppfn => {}
+            // A migration attempt in progress: it fails on the pin's
+            // reference and restores the pte, or it is the bug; the next
+            // checkpoint sees which.
+            PteState::Migration { .. } => return Err(EAGAIN),
+            PteState::Present { pfn, .. } => {
+                w.run.violation(Violation {
+                    invariant: Invariant::ReferencedFolioStays,
+                    addr,
+                    pfn: ppfn,
+                    expected: ppfn as u64,
+                    found: pfn as u64,
+                    what: "pfn mapped where a GUP-pinned page was (no layout op since the pin)",
+                });
+                return Ok(());
+            }
+            _ => return Err(ENOENT),
+        }
+        // The model says whether the range is read-only here: skip then.
+        if matches!(m.ranges[r].ro, Some((a, c)) if i >= a && i < a + c) {
+            return Err(EAGAIN);
+        }
+        let g = Self::new_gen(&mut m);
+        checkers::pattern_fill(&mut w.buf, self.seed, r * ID_STRIDE + i, g);
+        pin.write(0, &w.buf);
+        m.ranges[r].pages[i] = g;
+        Ok(())
+    }
+
+    /// Isolates range `r`'s folios from the LRU, holds them, puts them
+    /// back (reclaim/compaction's PG_lru dance against munlock, seed 002).
+    fn op_isolate(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, r: usize) -> Result {
+        let (addr, _, n) = self.random_run(w, r, 32);
+        if addr < PAGE_SIZE {
+            return Err(EAGAIN);
+        }
+        let (list, k) = checkers::isolate_range(w.run, mm, addr, n)?;
+        w.run.count(Counter::Isolated, k);
+        fsleep(Delta::from_micros(
+            w.rng.below(self.params.hold_us.min(2000) + 1) as i64,
+        ));
+        drop(list);
+        Ok(())
+    }
+
+    fn churn(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        self.check.pause_point(w);
+        // A move announced: meet it now and then.
+        let meet = self.meet.range.load(Acquire);
+        let probe = self.meet.kind.load(Relaxed) == MEET_PROBE;
+        let (op, r) = if meet != 0 && probe && w.rng.below(2) == 0 {
+            let res = self.probe_meet(w, mm);
+            if res != Err(EAGAIN) {
+                self.log(w, OP_PROBE, meet - 1, 1, &res);
+            }
+            return Ok(());
+        } else if meet != 0 && !probe && self.enabled(OP_MIGRATE) && w.rng.below(2) == 0 {
+            (OP_MIGRATE, meet - 1)
+        } else {
+            let Some(op) = self.pick(w, false) else {
+                fsleep(Delta::from_millis(1));
+                return Ok(());
+            };
+            (op, self.churn_range(w))
+        };
+        let res = match op {
+            OP_MIGRATE => self.op_migrate(w, mm, r),
+            OP_MIGRATE_MM => {
+                let from = w.rng.below(2) as i32;
+                ffi::migrate_mm(mm.mm(), from, 1 - from).map(|_| ())
+            }
+            OP_PROBE => self.op_probe(w, mm, r),
+            OP_PIN => self.op_pin(w, mm),
+            OP_ISOLATE => self.op_isolate(w, mm, r),
+            OP_COLD => {
+                let (addr, _, n) = self.random_run(w, r, 64);
+                mm.madvise(addr, n * PAGE_SIZE, MADV_COLD)
+            }
+            OP_MISPLACED => self.op_misplaced(w, mm, r),
+            _ => Err(EAGAIN),
+        };
+        if res != Err(EAGAIN) {
+            self.log(w, op, r, 0, &res);
+        }
+        Ok(())
+    }
+
+    /// The NUMA-misplaced path (do_numa_page's migration) for one page.
+    fn op_misplaced(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, r: usize) -> Result {
+        let (addr, _, _) = self.random_run(w, r, 1);
+        if addr < PAGE_SIZE {
+            return Err(EAGAIN);
+        }
+        let to = w.rng.below(2) as i32;
+        let guard = mm.mm().mmap_read_lock();
+        let Some(folio) = ffi::pte_lookup(mm.mm(), &guard, addr, true).folio else {
+            return Err(ENOENT);
+        };
+        let (isolated, migrated) = ffi::migrate_misplaced(mm.mm(), &guard, addr, folio, to);
+        drop(guard);
+        w.run.count(Counter::Isolated, u64::from(isolated));
+        w.run.count(Counter::Migrated, u64::from(migrated));
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------- checkpoints
+
+impl Mix {
+    /// Parks the churners and compares every page with the model.
+    fn checkpoint(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let run = w.run;
+        let Some(_held) = self.check.hold(w, 1000 * run.params.stall_s) else {
+            return Ok(());
+        };
+        let before = run_violations(run);
+        ffi::lru_add_drain_all();
+        let mut m = self.model.lock();
+        for r in 0..self.shared.len() {
+            self.check_range(run, mm, &mut w.buf, &m, r)?;
+        }
+        let truncated = core::mem::replace(&mut m.truncated, KVec::new());
+        for f in truncated {
+            let info = f.info();
+            run.count(Counter::Checks, 1);
+            if info.mapcount == 0 && info.mlocked {
+                run.violation(Violation {
+                    invariant: Invariant::MunlockedWhenUnmapped,
+                    addr: 0,
+                    pfn: info.pfn,
+                    expected: 0,
+                    found: 1,
+                    what: "PG_mlocked of a COW folio a truncation unmapped",
+                });
+            }
+        }
+        self.isolated.check(run, 500);
+        run.count(Counter::Rounds, 1);
+        self.publish_stats(run);
+        if run_violations(run) != before && !m.reported {
+            m.reported = true;
+            run.attach(|t| self.write_rings(t));
+        }
+        m.last_check = Instant::now();
+        Ok(())
+    }
+
+    fn check_range(
+        &self,
+        run: &RunShared,
+        mm: &MmUse<'_>,
+        buf: &mut [u8],
+        m: &Model,
+        r: usize,
+    ) -> Result {
+        let s = &self.shared[r];
+        let rm = &m.ranges[r];
+        let me = mm.mm().as_raw() as usize;
+        let thp = s.kind == Kind::Anon && s.half * PAGE_SIZE >= HPAGE;
+        for (i, &want) in rm.pages.iter().enumerate() {
+            let addr = self.page_addr(r, i);
+            if (s.kind == Kind::Anon && i >= s.half && s.upper.load(Relaxed) == 0)
+                || s.lower.load(Relaxed) == 0
+            {
+                continue;
+            }
+            let l = {
+                let guard = mm.mm().mmap_read_lock();
+                ffi::pte_lookup(mm.mm(), &guard, addr, true)
+            };
+            run.count(Counter::Checks, 1);
+            let v = |invariant, pfn, expected, found, what| Violation {
+                invariant,
+                addr,
+                pfn,
+                expected,
+                found,
+                what,
+            };
+            match (want, l.state) {
+                (_, PteState::Migration { pfn, .. }) => {
+                    run.violation(v(
+                        Invariant::NoMigrationEntry,
+                        pfn,
+                        0,
+                        1,
+                        "migration entry at a checkpoint",
+                    ));
+                    continue;
+                }
+                (ABSENT, PteState::None) => continue,
+                (ABSENT, PteState::Present { pfn, .. }) => {
+                    // In a THP-sized range the kernel may fill absent ptes
+                    // with zeroes at any time (khugepaged's collapse, whose
+                    // max_ptes_none is 511; the huge zero page on a read
+                    // fault): absent there means "no data".
+                    drop(l);
+                    if thp && mm.read(addr, buf).is_ok() && buf.iter().all(|&b| b == 0) {
+                        run.count(Counter::PagesVerified, 1);
+                        continue;
+                    }
+                    run.violation(v(
+                        Invariant::PagePresent,
+                        pfn,
+                        0,
+                        1,
+                        "present pte (not zero-filled) where the model has none",
+                    ));
+                    continue;
+                }
+                (_, PteState::Present { .. }) => {}
+                (_, _) => {
+                    run.violation(v(
+                        Invariant::PagePresent,
+                        0,
+                        1,
+                        0,
+                        "present ptes where the model has data",
+                    ));
+                    continue;
+                }
+            }
+            let Some(folio) = &l.folio else { continue };
+            let info = folio.info();
+
+            let huge = matches!(l.state, PteState::Present { huge: true, .. });
+            // Zero-filled pages may map the shared zero page (a read fault,
+            // or a split huge zero page): not an anon folio, only its data
+            // is checked (a page with model data mapping it fails that).
+            let head = info.anon && (info.order == 0 || (huge && addr & (HPAGE - 1) == 0));
+            if head {
+                if let Some(vi) = checkers::check_rmap_single(folio, me, addr) {
+                    run.violation(vi);
+                }
+                if info.mapcount != 1 {
+                    run.violation(v(
+                        Invariant::Mapcount,
+                        info.pfn,
+                        1,
+                        info.mapcount as u64,
+                        "folio_mapcount of a singly mapped folio",
+                    ));
+                }
+            }
+            // PG_mlocked is defined for small and PMD-mapped folios; a
+            // PTE-mapped large folio may legitimately be either.
+            if !head {
+            } else if rm.locked || s.kind == Kind::Cow {
+                if !info.mlocked {
+                    run.violation(v(
+                        Invariant::MlockedInLockedVma,
+                        info.pfn,
+                        1,
+                        0,
+                        "PG_mlocked of a folio mapped in a VM_LOCKED range",
+                    ));
+                }
+            } else if info.mlocked && s.kind == Kind::Anon {
+                run.violation(v(
+                    Invariant::MunlockedWhenUnmapped,
+                    info.pfn,
+                    0,
+                    1,
+                    "PG_mlocked of a folio only an unlocked range maps",
+                ));
+            }
+            drop(l);
+            if want == ZERO {
+                mm.read(addr, buf)?;
+                if let Some(pos) = buf.iter().position(|&b| b != 0) {
+                    run.violation(v(
+                        Invariant::DataPattern,
+                        0,
+                        0,
+                        u64::from(buf[pos]),
+                        "byte of a zero-filled page",
+                    ));
+                }
+            } else if let Some(vi) =
+                checkers::check_pattern(mm, buf, addr, self.seed, r * ID_STRIDE + i, want)?
+            {
+                run.violation(vi);
+            }
+            run.count(Counter::PagesVerified, 1);
+        }
+        Ok(())
+    }
+}
+
+fn run_violations(run: &RunShared) -> u64 {
+    run.violations_seen()
+}
+
+/// `meet.go` when the churner could not meet the move (too few folios).
+const NOT_MET: u64 = 1 << 63;
+
+impl Scenario for Mix {
+    const ROLES: &'static [&'static str] = ROLES;
+    type Params = MixParams;
+
+    fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self> {
+        run.require_two_nodes()?;
+        let params: MixParams = run.params.own()?;
+        let half = run.params.pages.clamp(4, 1024);
+        let nr = params.ranges as usize;
+        let mut shared = KVec::new();
+        let mut ranges = KVec::new();
+        for r in 0..nr + 2 {
+            let (kind, n) = match r {
+                0 => (Kind::Anon, HPAGE / PAGE_SIZE),
+                r if r < nr => (Kind::Anon, half),
+                r if r == nr => (Kind::Cow, half),
+                _ => (Kind::Stack, STACK_PAGES),
+            };
+            shared.push(
+                Shared {
+                    kind,
+                    half: n,
+                    lower: Atomic::new(0),
+                    upper: Atomic::new(0),
+                    gen: Atomic::new(0),
+                },
+                GFP_KERNEL,
+            )?;
+            let total = if kind == Kind::Anon { 2 * n } else { n };
+            let mut pages = KVec::with_capacity(total, GFP_KERNEL)?;
+            for _ in 0..total {
+                pages.push(ABSENT, GFP_KERNEL)?;
+            }
+            ranges.push(
+                RangeModel {
+                    pages,
+                    locked: kind == Kind::Cow,
+                    ro: None,
+                    away: false,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let file = ShmemFile::new(half * PAGE_SIZE)?;
+        let park = match params.park {
+            0 => None,
+            _ => Some(
+                ParkPoint::new(mm.mm(), super::move_migrate::PARK_TIMEOUT_MS).map_err(
+                    |e| match e == EOPNOTSUPP {
+                        true => run.skip(
+                            "needs CONFIG_MMU_NOTIFIER (the park point; park=0 runs without)",
+                        ),
+                        false => e,
+                    },
+                )?,
+            ),
+        };
+        let model = KBox::pin_init(
+            new_mutex!(Model {
+                ranges,
+                next_gen: 0,
+                truncated: KVec::new(),
+                last_check: Instant::now(),
+                reported: false,
+            }),
+            GFP_KERNEL,
+        )?;
+        let this = Self {
+            params,
+            seed: run.seed,
+            shared,
+            model,
+            file,
+            park,
+            check: Checkpoint::new(ROLES.len() as u32 - 1),
+            isolated: IsolatedBaseline::take(),
+            stats: [const {
+                OpStat {
+                    done: Atomic::new(0),
+                    failed: Atomic::new(0),
+                    errno: Atomic::new(0),
+                }
+            }; NOPS],
+            rings: [const {
+                Ring {
+                    head: Atomic::new(0),
+                    at: [const { Atomic::new(0) }; RING],
+                    what: [const { Atomic::new(0) }; RING],
+                }
+            }; 3],
+            meet: Meet {
+                range: Atomic::new(0),
+                epoch: Atomic::new(0),
+                claimed: Atomic::new(0),
+                go: Atomic::new(0),
+                kind: Atomic::new(MEET_MOVE),
+                done: Atomic::new(0),
+                src: Atomic::new(0),
+                dst: Atomic::new(0),
+                len: Atomic::new(0),
+            },
+        };
+        {
+            let mut m = this.model.lock();
+            for r in 0..nr + 1 {
+                this.remap(mm, &mut m, r)?;
+            }
+        }
+        Ok(this)
+    }
+
+    fn step(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        match w.role {
+            MOVER => self.mover(w, mm),
+            _ => self.churn(w, mm),
+        }
+    }
+
+    fn finish(&self, run: &RunShared, mm: &MmUse<'_>) -> Result<KVec<FolioRef>> {
+        self.publish_stats(run);
+        let mut kept = KVec::new();
+        for s in self.shared.iter() {
+            for (addr, n) in parts(s) {
+                if addr != 0 {
+                    for f in checkers::mapped_folios(mm.mm(), addr, n)? {
+                        kept.push(f, GFP_KERNEL)?;
+                    }
+                }
+            }
+        }
+        if run.violations_seen() > 0 && !self.model.lock().reported {
+            run.attach(|t| self.write_rings(t));
+        }
+        Ok(kept)
+    }
+}
