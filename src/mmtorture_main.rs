@@ -27,6 +27,7 @@ use kernel::{
 };
 
 mod checkers;
+mod compat;
 mod engine;
 mod ffi;
 mod scenarios;

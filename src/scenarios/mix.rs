@@ -58,6 +58,7 @@
 //! `result`, oldest first, with the `run mix ...` reproducer line.
 
 use crate::checkers::{self, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
+use crate::compat::EOPNOTSUPP; // not in 7.2's kernel crate (src/compat.rs)
 use crate::engine::{Checkpoint, Counter, RunShared, Scenario, Text, WorkerCtx};
 use crate::ffi::{
     self, FolioRef, IsolatedList, MmUse, NewFolio, PageRef, ParkPoint, PteState, ShmemFile,

@@ -36,6 +36,7 @@
 //! `qemu/zoo/004-mremap-merge-no-rmap-locks.patch`.
 
 use crate::checkers::{self, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
+use crate::compat::EOPNOTSUPP; // not in 7.2's kernel crate (src/compat.rs)
 use crate::engine::{Aligner, Counter, RunShared, Scenario, ScenarioParams, WorkerCtx};
 use crate::ffi::{self, FolioRef, MmUse, NewFolio, ParkPoint, PteState};
 use kernel::{
