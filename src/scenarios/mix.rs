@@ -526,39 +526,33 @@ impl Mix {
         met
     }
 
-    fn op_away(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+    /// mremap of range `r`'s upper half away (`away`) or back home, where
+    /// copy_vma() merges it into the lower half's vma.
+    fn op_move_upper(
+        &self,
+        w: &mut WorkerCtx<'_>,
+        mm: &MmUse<'_>,
+        m: &mut Model,
+        r: usize,
+        away: bool,
+    ) -> Result {
         let s = &self.shared[r];
-        if m.ranges[r].away || s.lower.load(Relaxed) == 0 {
+        if m.ranges[r].away == away || (away && s.lower.load(Relaxed) == 0) {
             return Err(EAGAIN);
         }
         let len = s.half * PAGE_SIZE;
-        let (src, dst) = (s.upper.load(Relaxed), Self::anon_away(r));
+        let dst = match away {
+            true => Self::anon_away(r),
+            false => Self::anon_home(r) + len,
+        };
+        let src = s.upper.load(Relaxed);
         Self::seq_begin(s);
         let res = self.parked_move(w, mm, r, (src, dst, len), |mm| {
             mm.mremap_fixed(src, len, dst)
         });
         if res.is_ok() {
             s.upper.store(dst, Release);
-            m.ranges[r].away = true;
-        }
-        Self::seq_end(s);
-        res
-    }
-
-    fn op_back(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
-        let s = &self.shared[r];
-        if !m.ranges[r].away {
-            return Err(EAGAIN);
-        }
-        let len = s.half * PAGE_SIZE;
-        let (src, dst) = (s.upper.load(Relaxed), Self::anon_home(r) + len);
-        Self::seq_begin(s);
-        let res = self.parked_move(w, mm, r, (src, dst, len), |mm| {
-            mm.mremap_fixed(src, len, dst)
-        });
-        if res.is_ok() {
-            s.upper.store(dst, Release);
-            m.ranges[r].away = false;
+            m.ranges[r].away = away;
         }
         Self::seq_end(s);
         res
@@ -929,8 +923,8 @@ impl Mix {
         let mut guard = self.model.lock();
         let m = &mut *guard;
         let res = match op {
-            OP_AWAY => self.op_away(w, mm, m, r),
-            OP_BACK => self.op_back(w, mm, m, r),
+            OP_AWAY => self.op_move_upper(w, mm, m, r, true),
+            OP_BACK => self.op_move_upper(w, mm, m, r, false),
             OP_DONTNEED => self.op_dontneed(w, mm, m, r),
             OP_WRITE => self.op_write(w, mm, m, r),
             OP_PROTECT => self.op_protect(w, mm, m, r),
