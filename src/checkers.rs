@@ -67,6 +67,10 @@ pub(crate) enum Invariant {
     /// A page faulted (written) in a VM_LOCKED vma is mapped by a folio
     /// that is PG_mlocked.
     MlockedInLockedVma,
+    /// A pte in a range mprotect()ed read-only is not writable (whatever
+    /// happened to the page meanwhile: migration restores the write bit
+    /// from its entry, not from the vma).
+    PteWriteProtected,
     /// Every worker keeps making progress: none stays in the kernel under
     /// test longer than `stall_s` (a wedged thread is a kernel bug too).
     WorkerStuck,
@@ -87,6 +91,7 @@ impl Invariant {
             Self::MunlockedWhenUnmapped => "munlocked-when-unmapped",
             Self::NoKernelReport => "no-kernel-report",
             Self::MlockedInLockedVma => "mlocked-in-locked-vma",
+            Self::PteWriteProtected => "pte-write-protected",
             Self::WorkerStuck => "worker-stuck",
         }
     }

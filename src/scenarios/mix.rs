@@ -34,8 +34,8 @@
 //! Every `check_ms` the mover holds an [`engine::Checkpoint`]: the churners
 //! park between ops (holding nothing), LRU and mlock batches are drained,
 //! and every model page is checked: its pte agrees with the model (absent:
-//! none; otherwise present, never a migration entry), it holds the model's
-//! data, rmap_walk finds exactly its one mapping and folio_mapcount is 1
+//! none; otherwise present, never a migration entry; never writable in a
+//! span mprotect()ed read-only), it holds the model's data, rmap_walk finds exactly its one mapping and folio_mapcount is 1
 //! (small and PMD-mapped folios), PG_mlocked is set in VM_LOCKED ranges
 //! and clear elsewhere; folios unmapped by a truncation are not PG_mlocked;
 //! NR_ISOLATED is back at its baseline. The engine's taint watch runs all
@@ -597,13 +597,27 @@ impl Mix {
         m: &mut Model,
         r: usize,
     ) -> Result {
-        if m.ranges[r].locked || self.shared[r].lower.load(Relaxed) == 0 {
+        if self.shared[r].lower.load(Relaxed) == 0 {
             return Err(EAGAIN);
         }
         let (addr, first, n) = self.random_run(w, r, 64);
+        if addr == 0 {
+            return Err(EAGAIN);
+        }
         let s = &self.shared[r];
         Self::seq_begin(s);
         let res = mm.madvise(addr, n * PAGE_SIZE, MADV_DONTNEED);
+        if m.ranges[r].locked {
+            // madvise(2): EINVAL on a VM_LOCKED range (MADV_DONTNEED_LOCKED
+            // is the advice that zaps one). The model keeps the pages: a
+            // kernel that zapped them fails the checkpoint's page-present.
+            Self::seq_end(s);
+            return match res {
+                Err(e) if e == EINVAL => Ok(()),
+                Ok(()) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
         if res.is_ok() {
             for p in &mut m.ranges[r].pages[first..first + n] {
                 *p = ABSENT;
@@ -1459,6 +1473,25 @@ impl Mix {
                         "present ptes where the model has data",
                     ));
                     continue;
+                }
+            }
+            if let (
+                PteState::Present {
+                    pfn,
+                    writable: true,
+                    ..
+                },
+                Some((a, c)),
+            ) = (l.state, rm.ro)
+            {
+                if s.kind == Kind::Anon && i >= a && i < a + c {
+                    run.violation(v(
+                        Invariant::PteWriteProtected,
+                        pfn,
+                        0,
+                        1,
+                        "writable pte in a range mprotect()ed read-only",
+                    ));
                 }
             }
             let Some(folio) = &l.folio else { continue };
