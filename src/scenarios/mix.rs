@@ -688,6 +688,9 @@ impl Mix {
             return Err(EAGAIN);
         }
         let lower = s.lower.load(Relaxed);
+        // Met: mprotect() changes migration entries (the migration
+        // restores them once it is done).
+        let met = self.maybe_meet(w, r);
         Self::seq_begin(s);
         let res = match m.ranges[r].ro {
             Some((a, c)) => mm
@@ -705,16 +708,23 @@ impl Mix {
             }
         };
         Self::seq_end(s);
+        self.end_meet(w, met);
         res
     }
 
     /// mlock/munlock of range `r` (both halves, wherever they are).
-    fn op_lock(&self, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+    fn op_lock(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
         let s = &self.shared[r];
         if s.kind != Kind::Anon || m.ranges[r].ro.is_some() || s.lower.load(Relaxed) == 0 {
             return Err(EAGAIN);
         }
         let lock = !m.ranges[r].locked;
+        // Met: the migration is let go as mlock(2) starts, so its
+        // remove_migration_ptes() runs while mlock_vma_pages_range() walks
+        // the range (VM_LOCKED already set: mlock_vma_folio() must leave
+        // those folios to the walk, or they are mlocked twice).
+        let met = self.maybe_meet(w, r);
+        self.end_meet(w, met);
         Self::seq_begin(s);
         let mut res = Ok(());
         for (addr, n) in parts(s) {
@@ -748,18 +758,31 @@ impl Mix {
     /// then runs while `k` of its folios are unmapped for migration.
     fn op_remap(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
         let s = &self.shared[r];
-        let met = match w.rng.below(2) {
-            0 => self.announce(w, r, MEET_DONE),
-            _ => None,
-        };
+        let met = self.maybe_meet(w, r);
         Self::seq_begin(s);
         let res = self.remap(mm, m, r);
         Self::seq_end(s);
+        self.end_meet(w, met);
+        res
+    }
+
+    /// Half the time, announces a layout op on range `r` (`MEET_DONE`): a
+    /// churner that meets it has `k` of the range's folios unmapped for
+    /// migration (migration entries in their ptes) when the op starts.
+    fn maybe_meet(&self, w: &mut WorkerCtx<'_>, r: usize) -> Option<u64> {
+        match w.rng.below(2) {
+            0 => self.announce(w, r, MEET_DONE),
+            _ => None,
+        }
+    }
+
+    /// Lets the churner that met the op finish its migration: it restores
+    /// (remove_migration_ptes) what it unmapped.
+    fn end_meet(&self, w: &WorkerCtx<'_>, met: Option<u64>) {
         if let Some(epoch) = met {
             self.meet.done.store(epoch, Release);
             w.run.count(Counter::Overlaps, 1);
         }
-        res
     }
 
     fn remap(&self, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
@@ -942,7 +965,7 @@ impl Mix {
             OP_DONTNEED => self.op_dontneed(w, mm, m, r),
             OP_WRITE => self.op_write(w, mm, m, r),
             OP_PROTECT => self.op_protect(w, mm, m, r),
-            OP_LOCK => self.op_lock(mm, m, r),
+            OP_LOCK => self.op_lock(w, mm, m, r),
             OP_REMAP => self.op_remap(w, mm, m, r),
             OP_TRUNCATE => self.op_truncate(mm, m, r),
             OP_STACK => self.op_stack(w, mm, m, r),
