@@ -80,9 +80,10 @@ fn execute_checked<S: Scenario>(run: &Arc<RunShared>, taints: &checkers::TaintWa
         Arc::new(S::setup(run, &attached)?, GFP_KERNEL)?
     };
 
-    let mut workers = KVec::with_capacity(S::ROLES.len(), GFP_KERNEL)?;
+    let nr = scenario.workers().clamp(1, S::ROLES.len());
+    let mut workers = KVec::with_capacity(nr, GFP_KERNEL)?;
     let mut start_err = Ok(());
-    for role in 0..S::ROLES.len() {
+    for role in 0..nr {
         let w = Worker {
             run: run.clone(),
             scenario: scenario.clone(),

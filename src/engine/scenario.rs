@@ -8,7 +8,8 @@ use kernel::prelude::*;
 
 /// What a scenario is: the per-run state built by `setup`, shared by workers.
 pub(crate) trait Scenario: Send + Sync + Sized + 'static {
-    /// Worker roles; one worker kthread runs each role.
+    /// Worker roles; one worker kthread runs each role (the first
+    /// [`Scenario::workers`] of them).
     const ROLES: &'static [&'static str];
 
     /// The scenario's own parameters (`run.params.own::<Self::Params>()`).
@@ -16,6 +17,12 @@ pub(crate) trait Scenario: Send + Sync + Sized + 'static {
 
     /// Builds the scenario's state in the test mm (attached to the runner).
     fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self>;
+
+    /// How many workers this run starts: roles `0..workers()` (a scenario
+    /// with a `workers=` parameter lists its most roles in `ROLES`).
+    fn workers(&self) -> usize {
+        Self::ROLES.len()
+    }
 
     /// One iteration of `w.role` on a worker (mm attached). Violations go to
     /// `w.run.violation()`; an `Err` aborts the run as an error.

@@ -82,6 +82,9 @@ crate::scenario_params! {
         ranges: 3, 1..=8, "anonymous ranges (range 0: THP-sized)";
         park: 1, 0..=1, "moves park at move_page_tables() (meet a migration, or a random hold)";
         hold_us: 3000, 0..=1_000_000, "max random park hold";
+        workers: 3, 2..=MAX_WORKERS as u64, "the mover and workers-1 churners";
+        weights: 0x11_1111_1111, 0..=0xff_ffff_ffff, "layout op weights, hex digit i = op i (0: off)";
+        churn_weights: 0x111_1111, 0..=0xfff_ffff, "churn op weights, hex digit i = op 10+i (0: off)";
     }
 }
 
@@ -167,6 +170,14 @@ const OPS: &[OpDesc] = &[
 const NOPS: usize = 17;
 const ALL_OPS: u64 = (1 << NOPS) - 1;
 const _: () = assert!(OPS.len() == NOPS);
+// The op table lists the layout ops first (`weights=` covers them).
+const _: () = {
+    let mut i = 0;
+    while i < NOPS {
+        assert!(OPS[i].layout == (i < NLAYOUT));
+        i += 1;
+    }
+};
 
 const OP_AWAY: usize = 0;
 const OP_BACK: usize = 1;
@@ -191,7 +202,13 @@ const MADV_DONTNEED: i32 = 4;
 const MADV_COLLAPSE: i32 = 25;
 
 const MOVER: usize = 0;
-const ROLES: &[&str] = &["mover", "churn", "churn"];
+/// The most workers (`workers=`): the mover and up to five churners.
+const MAX_WORKERS: usize = 6;
+const ROLES: &[&str] = &["mover", "churn", "churn", "churn", "churn", "churn"];
+const _: () = assert!(ROLES.len() == MAX_WORKERS);
+/// Layout ops are 0..NLAYOUT, churn ops NLAYOUT..NOPS (one hex digit of
+/// `weights=` / `churn_weights=` each).
+const NLAYOUT: usize = 10;
 
 /// Ops logged per worker.
 const RING: usize = 32;
@@ -317,7 +334,7 @@ pub(crate) struct Mix {
     check: Checkpoint,
     isolated: IsolatedBaseline,
     stats: [OpStat; NOPS],
-    rings: [Ring; 3],
+    rings: [Ring; MAX_WORKERS],
     meet: Meet,
 }
 
@@ -335,7 +352,15 @@ fn parts(s: &Shared) -> [(usize, usize); 2] {
 
 impl Mix {
     fn enabled(&self, op: usize) -> bool {
-        self.params.ops & (1 << op) != 0
+        self.params.ops & (1 << op) != 0 && self.weight(op) != 0
+    }
+
+    /// Op `op`'s weight in its class (`weights=` / `churn_weights=`).
+    fn weight(&self, op: usize) -> u64 {
+        match op < NLAYOUT {
+            true => (self.params.weights >> (4 * op)) & 0xf,
+            false => (self.params.churn_weights >> (4 * (op - NLAYOUT))) & 0xf,
+        }
     }
 
     fn log(&self, w: &WorkerCtx<'_>, op: usize, range: usize, arg: u64, res: &Result) {
@@ -351,7 +376,7 @@ impl Mix {
                 e.to_errno()
             }
         };
-        let ring = &self.rings[w.role.min(2)];
+        let ring = &self.rings[w.role];
         let h = ring.head.load(Relaxed);
         let i = (h % RING as u64) as usize;
         ring.at[i].store(w.run.elapsed_ms(), Relaxed);
@@ -365,7 +390,8 @@ impl Mix {
 
     /// The op rings, oldest entry first, as `result` lines.
     fn write_rings(&self, t: &mut Text) {
-        for (wi, ring) in self.rings.iter().enumerate() {
+        let nr = self.params.workers as usize;
+        for (wi, ring) in self.rings.iter().enumerate().take(nr) {
             let h = ring.head.load(Acquire);
             let _ = writeln!(
                 t,
@@ -416,17 +442,26 @@ impl Mix {
         });
     }
 
-    /// A random enabled op of the given class.
+    /// A random enabled op of the given class, drawn by weight.
     fn pick(&self, w: &mut WorkerCtx<'_>, layout: bool) -> Option<usize> {
-        let mut cands = [0usize; NOPS];
-        let mut n = 0;
-        for (i, o) in OPS.iter().enumerate() {
-            if o.layout == layout && self.enabled(i) {
-                cands[n] = i;
-                n += 1;
-            }
+        let class = || {
+            OPS.iter()
+                .enumerate()
+                .filter(move |(i, o)| o.layout == layout && self.enabled(*i))
+                .map(|(i, _)| (i, self.weight(i)))
+        };
+        let total: u64 = class().map(|(_, wt)| wt).sum();
+        if total == 0 {
+            return None;
         }
-        (n > 0).then(|| cands[w.rng.below(n as u64) as usize])
+        let mut x = w.rng.below(total);
+        for (i, wt) in class() {
+            if x < wt {
+                return Some(i);
+            }
+            x -= wt;
+        }
+        None
     }
 
     fn seq_begin(s: &Shared) {
@@ -1604,9 +1639,14 @@ impl Scenario for Mix {
     const ROLES: &'static [&'static str] = ROLES;
     type Params = MixParams;
 
+    fn workers(&self) -> usize {
+        self.params.workers as usize
+    }
+
     fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self> {
         run.require_two_nodes()?;
         let params: MixParams = run.params.own()?;
+        let churners = params.workers as u32 - 1;
         let half = run.params.pages.clamp(4, 1024);
         let nr = params.ranges as usize;
         let mut shared = KVec::new();
@@ -1677,7 +1717,7 @@ impl Scenario for Mix {
             model,
             file,
             park,
-            check: Checkpoint::new(ROLES.len() as u32 - 1),
+            check: Checkpoint::new(churners),
             isolated: IsolatedBaseline::take(),
             stats: [const {
                 OpStat {
@@ -1692,7 +1732,7 @@ impl Scenario for Mix {
                     at: [const { Atomic::new(0) }; RING],
                     what: [const { Atomic::new(0) }; RING],
                 }
-            }; 3],
+            }; MAX_WORKERS],
             meet: Meet {
                 range: Atomic::new(0),
                 epoch: Atomic::new(0),
