@@ -29,6 +29,7 @@ void mmt_abi(void)
 	MMT_FIELD(MMT_FOLIO_INFO_ORDER, mmt_folio_info, order);
 	MMT_FIELD(MMT_FOLIO_INFO_MAPCOUNT, mmt_folio_info, mapcount);
 	MMT_FIELD(MMT_FOLIO_INFO_REFCOUNT, mmt_folio_info, refcount);
+	MMT_FIELD(MMT_FOLIO_INFO_MLOCK_COUNT, mmt_folio_info, mlock_count);
 	MMT_FIELD(MMT_FOLIO_INFO_ANON, mmt_folio_info, anon);
 	MMT_FIELD(MMT_FOLIO_INFO_LRU, mmt_folio_info, lru);
 	MMT_FIELD(MMT_FOLIO_INFO_MLOCKED, mmt_folio_info, mlocked);

@@ -71,6 +71,9 @@ pub(crate) enum Invariant {
     /// happened to the page meanwhile: migration restores the write bit
     /// from its entry, not from the vma).
     PteWriteProtected,
+    /// A folio's mlock_count does not exceed the VM_LOCKED mappings of it
+    /// (an overcount keeps it unevictable after the last munlock).
+    MlockCount,
     /// Every worker keeps making progress: none stays in the kernel under
     /// test longer than `stall_s` (a wedged thread is a kernel bug too).
     WorkerStuck,
@@ -92,6 +95,7 @@ impl Invariant {
             Self::NoKernelReport => "no-kernel-report",
             Self::MlockedInLockedVma => "mlocked-in-locked-vma",
             Self::PteWriteProtected => "pte-write-protected",
+            Self::MlockCount => "mlock-count",
             Self::WorkerStuck => "worker-stuck",
         }
     }

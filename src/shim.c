@@ -693,6 +693,10 @@ void mmt_folio_info(struct folio *folio, struct mmt_folio_info *info)
 	info->order = folio_order(folio);
 	info->mapcount = folio_mapcount(folio);
 	info->refcount = folio_ref_count(folio);
+	/* folio->mlock_count overlays lru.prev: meaningful only while the
+	 * folio sits on the unevictable LRU (mm/mlock.c) */
+	info->mlock_count = folio_test_lru(folio) && folio_test_unevictable(folio) ?
+		(int)READ_ONCE(folio->mlock_count) : -1;
 	info->anon = folio_test_anon(folio);
 	info->lru = folio_test_lru(folio);
 	info->mlocked = folio_test_mlocked(folio);

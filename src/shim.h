@@ -38,6 +38,7 @@ struct mmt_folio_info {
 	int order;
 	int mapcount;
 	int refcount;
+	int mlock_count; /* -1 unless on the unevictable LRU (where it is kept) */
 	bool anon;
 	bool lru;
 	bool mlocked;

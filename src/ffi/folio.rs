@@ -35,6 +35,7 @@ pub(super) struct RawFolioInfo {
     pub(super) order: c_int,
     pub(super) mapcount: c_int,
     pub(super) refcount: c_int,
+    pub(super) mlock_count: c_int,
     pub(super) anon: bool,
     pub(super) lru: bool,
     pub(super) mlocked: bool,
@@ -50,6 +51,10 @@ pub(crate) struct FolioInfo {
     pub(crate) order: i32,
     pub(crate) mapcount: i32,
     pub(crate) refcount: i32,
+    /// folio->mlock_count while on the unevictable LRU (else None): how
+    /// many VM_LOCKED mappings mlock counted (it may undercount, never
+    /// overcount: mm/mlock.c).
+    pub(crate) mlock_count: Option<u32>,
     pub(crate) mlocked: bool,
     /// folio_test_anon(): false for the shared zero page and page cache.
     pub(crate) anon: bool,
@@ -95,6 +100,7 @@ impl FolioRef {
             order: raw.order,
             mapcount: raw.mapcount,
             refcount: raw.refcount,
+            mlock_count: u32::try_from(raw.mlock_count).ok(),
             mlocked: raw.mlocked,
             anon: raw.anon,
         }

@@ -104,6 +104,7 @@ const _: () = {
     assert!(offset_of!(RawFolioInfo, order) == abi::MMT_FOLIO_INFO_ORDER);
     assert!(offset_of!(RawFolioInfo, mapcount) == abi::MMT_FOLIO_INFO_MAPCOUNT);
     assert!(offset_of!(RawFolioInfo, refcount) == abi::MMT_FOLIO_INFO_REFCOUNT);
+    assert!(offset_of!(RawFolioInfo, mlock_count) == abi::MMT_FOLIO_INFO_MLOCK_COUNT);
     assert!(offset_of!(RawFolioInfo, anon) == abi::MMT_FOLIO_INFO_ANON);
     assert!(offset_of!(RawFolioInfo, lru) == abi::MMT_FOLIO_INFO_LRU);
     assert!(offset_of!(RawFolioInfo, mlocked) == abi::MMT_FOLIO_INFO_MLOCKED);

@@ -1585,6 +1585,23 @@ impl Mix {
             // the new folio unlocked (mm/mlock.c: it prefers that to a
             // double count). The COW range was MAP_LOCKED from its mmap.
             let sure = !rm.unsure[i];
+            // mlock_count may undercount, never overcount (mm/mlock.c: an
+            // overcount leaves the folio unevictable after munlock): a
+            // singly mapped folio counts at most its one VM_LOCKED mapping,
+            // none in an unlocked range.
+            let locked_maps = u32::from(rm.locked || s.kind == Kind::Cow);
+            match info.mlock_count {
+                Some(n) if head && info.mlocked && n > locked_maps => {
+                    run.violation(v(
+                        Invariant::MlockCount,
+                        info.pfn,
+                        u64::from(locked_maps),
+                        u64::from(n),
+                        "mlock_count of a singly mapped folio (VM_LOCKED mappings of it expected at most)",
+                    ));
+                }
+                _ => {}
+            }
             if !head {
             } else if rm.locked || s.kind == Kind::Cow {
                 if !info.mlocked && sure {
