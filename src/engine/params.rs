@@ -51,7 +51,7 @@ pub(crate) const COMMON_PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "stall_s",
-        default: 10,
+        default: 30,
         min: 1,
         max: 600,
         help: "a worker without progress this long is stuck",
