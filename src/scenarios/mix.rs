@@ -232,7 +232,9 @@ const HPAGE: usize = 2 << 20;
 
 /// How long a mover waits for a churner to meet its move, and a churner
 /// for the mover to park.
-const MEET_MS: i64 = 20;
+/// (100 ms: a churner's step takes tens of ms under TCG; at 20 ms, three
+/// announcements of a loaded 120 s run were met.)
+const MEET_MS: i64 = 100;
 /// How long a met move may stay parked (the churner opens it sooner).
 const MET_HOLD_US: u64 = 200_000;
 
@@ -1358,16 +1360,19 @@ impl Mix {
 
     fn churn(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
         self.check.pause_point(w);
-        // A move announced: meet it now and then.
+        // A layout op announced: meet it. One churner claims it (see
+        // `meet.claimed`); another that sees it migrates the range (a
+        // move) or runs a random op (a probe).
         let meet = self.meet.range.load(Acquire);
         let probe = self.meet.kind.load(Relaxed) == MEET_PROBE;
-        let (op, r) = if meet != 0 && probe && w.rng.below(2) == 0 {
+        if meet != 0 && probe {
             let res = self.probe_meet(w, mm);
             if res != Err(EAGAIN) {
                 self.log(w, OP_PROBE, meet - 1, 1, &res);
+                return Ok(());
             }
-            return Ok(());
-        } else if meet != 0 && !probe && self.enabled(OP_MIGRATE) && w.rng.below(2) == 0 {
+        }
+        let (op, r) = if meet != 0 && !probe && self.enabled(OP_MIGRATE) {
             (OP_MIGRATE, meet - 1)
         } else {
             let Some(op) = self.pick(w, false) else {
