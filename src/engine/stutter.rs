@@ -51,16 +51,20 @@ impl Checkpoint {
     }
 
     /// A non-checker worker, between steps: parks while a checkpoint is
-    /// requested or held.
-    pub(crate) fn pause_point(&self, w: &WorkerCtx<'_>) {
+    /// requested or held. False if it left because the run is stopping:
+    /// the checker may still be checking then (its `hold` returned before
+    /// the stop), so the caller must not start another step.
+    #[must_use]
+    pub(crate) fn pause_point(&self, w: &WorkerCtx<'_>) -> bool {
         if !self.want.load(Acquire) {
-            return;
+            return !w.should_stop();
         }
         self.parked.fetch_add(1, Release);
         while self.want.load(Acquire) && !w.should_stop() {
             fsleep(POLL);
         }
         self.parked.fetch_sub(1, Release);
+        !w.should_stop()
     }
 
     /// The checker: requests a checkpoint and waits until every other
