@@ -89,7 +89,7 @@ pub(crate) static BUSTED_OPS: &[BustedOp] = &[
         ..op("isolated-underflow", "vmstat-baseline")
     },
     // 7: the migrator sleeps uninterruptibly, as a thread the kernel under
-    // test wedged would, until 15 s after the runner gave up on it (so its
+    // test wedged would, until 40 s after the runner gave up on it (so its
     // selftest sees the module pinned), at most 4 * stall_s + 60 s.
     BustedOp {
         round: Some(wedge),
@@ -261,7 +261,7 @@ fn wedge(_b: &Busted, _s: &Smoke<Busted>, run: &RunShared, _mm: &MmUse<'_>) -> R
     // Stay until the runner has given up on this worker (its verdict is
     // written), then WEDGE_AFTER_S more, so the selftest sees the module
     // pinned however slow the host is; never longer than the cap.
-    const WEDGE_AFTER_S: u64 = 15;
+    const WEDGE_AFTER_S: u64 = 40;
     let cap = 4 * run.params.stall_s + 60;
     let mut slept = 0;
     while run.orphans() == 0 && slept < cap {
