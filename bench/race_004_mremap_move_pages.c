@@ -75,6 +75,7 @@ int main(int argc, char **argv)
 {
 	unsigned long i, rng = 0x9e3779b97f4a7c15ULL ^ (unsigned long)getpid(), round = 0;
 	pthread_t th;
+	uint64_t *pmbuf;
 	char *res;
 	int pm;
 
@@ -84,6 +85,9 @@ int main(int argc, char **argv)
 	if (!npages)
 		npages = 64;
 	half = npages * 4096;
+	pmbuf = calloc(2 * npages, sizeof(*pmbuf));
+	if (!pmbuf)
+		race_skip("calloc");
 	pm = open("/proc/self/pagemap", O_RDONLY);
 	if (pm < 0)
 		race_skip("/proc/self/pagemap: %s", strerror(errno));
@@ -113,8 +117,11 @@ int main(int argc, char **argv)
 			race_skip("mremap back: %s", strerror(errno));
 		while (__atomic_load_n(&done, __ATOMIC_ACQUIRE) != (int)round)
 			;
+		if (pread(pm, pmbuf, 2 * npages * sizeof(uint64_t),
+			  (uintptr_t)base / 4096 * sizeof(uint64_t)) != (ssize_t)(2 * npages * sizeof(uint64_t)))
+			race_skip("pagemap read: %s", strerror(errno));
 		for (i = 0; i < 2 * npages; i++) {
-			uint64_t e = race_pagemap(pm, base + i * 4096);
+			uint64_t e = pmbuf[i];
 
 			if (e & PM_SWAP)
 				race_detected("stale-migration-entry", "page %lu of %lu: pagemap %#llx "

@@ -89,7 +89,7 @@ in_guest() {
 		/sys/kernel/mm/ksm/sleep_millisecs /sys/kernel/mm/ksm/max_page_sharing /sys/kernel/mm/ksm/use_zero_pages \
 		/proc/sys/vm/overcommit_memory /proc/sys/vm/compact_unevictable_allowed; do
 		{ [ -w "$f" ] && [ -r "$f" ]; } || continue
-		v=$(cat "$f" 2> /dev/null) || continue
+		read -r v < "$f" 2> /dev/null || continue
 		# "always [madvise] never": the bracketed choice
 		[[ "$v" == *\[*\]* ]] && v=${v#*[} && v=${v%%]*}
 		knobs+=("$f") vals+=("$v")
@@ -97,13 +97,15 @@ in_guest() {
 	restore() {
 		local i
 		# KSM first: unmerge, so merge_across_nodes may be written again
-		echo 2 > /sys/kernel/mm/ksm/run 2> /dev/null
+		{ echo 2 > /sys/kernel/mm/ksm/run; } 2> /dev/null
 		for i in "${!knobs[@]}"; do
-			echo "${vals[$i]}" > "${knobs[$i]}" 2> /dev/null
+			{ echo "${vals[$i]}" > "${knobs[$i]}"; } 2> /dev/null
 		done
 	}
 
-	local p args t0 t1 rc verdict totals n0 report taint0 taint1 out secs
+	# few processes per program: under TCG with KASAN every fork+exec costs
+	# a good fraction of a second (bash builtins, one awk per program)
+	local p args t0 t1 rc verdict taint0 taint1 out us
 	echo "bench-phase: selftests"
 	for p in $programs; do
 		args=$(prog_args "$p")
@@ -112,16 +114,15 @@ in_guest() {
 			continue
 		fi
 		[ "$p" != mremap_test ] || echo 1 > /proc/sys/vm/overcommit_memory
-		n0=$(dmesg | wc -l)
-		taint0=$(cat /proc/sys/kernel/tainted)
+		read -r taint0 < /proc/sys/kernel/tainted
 		out="$scratch/$p.out"
 		echo "bench-sf-start: $p $args"
 		echo "bench-sf-start: $p" > /dev/kmsg
-		t0=$(date +%s.%N)
+		t0=${EPOCHREALTIME/./}
 		# shellcheck disable=SC2086 # args are words
 		(cd "$scratch" && timeout -k 10 "$timeout" "$sfdir/$p" $args) > "$out" 2>&1
 		rc=$?
-		t1=$(date +%s.%N)
+		t1=${EPOCHREALTIME/./}
 		restore
 		case $rc in
 		0) verdict=pass ;;
@@ -129,16 +130,29 @@ in_guest() {
 		124 | 137) verdict=timeout ;;
 		*) verdict=fail ;;
 		esac
-		# kselftest harness / ksft_print_cnts totals: "# Totals: pass:N fail:N xfail:N xpass:N skip:N error:N"
-		totals=$(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) xfail:[0-9]* xpass:[0-9]* skip:\([0-9]*\) error:\([0-9]*\).*/\1\/\2\/\3\/\4/p' "$out" | tail -n 1)
-		taint1=$(cat /proc/sys/kernel/tainted)
-		report=$(dmesg | tail -n +"$((n0 + 1))" | grep -aE -m1 "$REPORT_RE" | sed 's/^\[[ 0-9.]*\] //' | tr ' ' '_' | cut -c1-90)
-		[ -n "$report" ] || { [ "$taint1" = "$taint0" ] || report="taint_${taint0}_to_${taint1}"; }
-		secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-		# the program's own output, for the log (failing cases first)
-		grep -aE '^(not ok|# FAIL|\[FAIL\]|# \[FAIL\])' "$out" | head -n 20 | sed "s/^/bench-out: $p: /"
-		tail -n 3 "$out" | sed "s/^/bench-out: $p: /"
-		echo "bench-sf: $p verdict=$verdict rc=$rc secs=$secs totals=${totals:--} report=${report:--}"
+		read -r taint1 < /proc/sys/kernel/tainted
+		us=$((t1 - t0))
+		# the kernel's reports since this program's start marker, then the
+		# program's failing cases and last lines (for the log), then its line;
+		# totals from the kselftest harness / ksft_print_cnts line
+		# "# Totals: pass:N fail:N xfail:N xpass:N skip:N error:N"
+		dmesg | awk -v p="$p" -v verdict="$verdict" -v rc="$rc" -v us="$us" -v t0="$taint0" -v t1="$taint1" \
+			-v re="$REPORT_RE" -v out="$out" '
+			index($0, "bench-sf-start: " p) { on = 1; rep = ""; next }
+			on && rep == "" && $0 ~ re { rep = $0; sub(/^\[[ 0-9.]*\] /, "", rep); gsub(/ /, "_", rep); rep = substr(rep, 1, 90) }
+			END {
+				while ((getline l < out) > 0) {
+					if (l ~ /^(not ok|# FAIL|\[FAIL\]|# \[FAIL\])/ && nf++ < 20) print "bench-out: " p ": " l
+					last[++n % 3] = l
+					if (l ~ /^# Totals: pass:[0-9]+ fail:[0-9]+ xfail:[0-9]+ xpass:[0-9]+ skip:[0-9]+ error:[0-9]+/) {
+						split(l, f, /[: ]+/); tot = f[4] "/" f[6] "/" f[12] "/" f[14]
+					}
+				}
+				for (i = n - 2; i <= n; i++) if (i > 0) print "bench-out: " p ": " last[i % 3]
+				if (rep == "" && t0 != t1) rep = "taint_" t0 "_to_" t1
+				printf "bench-sf: %s verdict=%s rc=%s secs=%.1f totals=%s report=%s\n", p, verdict, rc, us / 1e6, \
+					tot == "" ? "-" : tot, rep == "" ? "-" : rep
+			}'
 	done
 	echo "bench-phase: races"
 	local r name
@@ -340,13 +354,17 @@ done
 names=(clean) trees=("$clean") pfiles=("")
 for p in "${patches[@]}"; do
 	[ -f "$p" ] || die "no such patch: $p"
-	n=$(basename "$p" .patch)
-	t=""
-	for d in "$MMT_CACHE/kernel/zoo/$n-$key-"*; do
+	names+=("$(basename "$p" .patch)") trees+=("") pfiles+=("$p")
+done
+# zoo_tree NAME: its built tree for this key, looked up when its turn comes
+# (a tree another user builds meanwhile is included)
+zoo_tree() {
+	local d t=""
+	for d in "$MMT_CACHE/kernel/zoo/$1-$key-"*; do
 		[ -e "$d/.mmtorture-built" ] && t=$d
 	done
-	names+=("$n") trees+=("$t") pfiles+=("$p")
-done
+	echo "$t"
+}
 
 # module for a tree: the repo's own for the clean tree, a copy otherwise
 module_for() { # module_for NAME TREE -> path of the .ko
@@ -362,6 +380,7 @@ printf 'kernel\t%s\nkey\t%s\nprograms\t%s\nrace_seconds\t%s\ntimeout\t%s\n' \
 bench_t0=$SECONDS
 for i in "${!names[@]}"; do
 	n=${names[$i]} t=${trees[$i]} p=${pfiles[$i]}
+	[ -z "$p" ] || t=$(zoo_tree "$n")
 	if [ -z "$t" ]; then
 		log "bench: $n: no built zoo tree for key $key (make zoo PATCH=$p builds it); skipped"
 		printf '%s\tscenario\t-\tno built tree for key %s\t-\n' "$n" "$key" >> "$res"
