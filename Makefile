@@ -12,6 +12,7 @@
 #   make sweep     benchmark: every scenario over its parameter range (SWEEP_ARGS=)
 #   make park-cost benchmark: what the park point costs other mms (PARK_COST_ARGS=)
 #   make mix-bench benchmark: long mix runs on the clean kernel (MIX_BENCH_ARGS=)
+#   make bench     peer comparison: mmtorture vs selftests/mm vs userspace race drivers (BENCH_ARGS=)
 #
 # KVER=7.2 (any release in ci/common.sh's table; default 7.3) selects the
 # kernel release for every target: its pinned source, its cached tree (KDIR),
@@ -99,7 +100,7 @@ zoo-all:
 
 # The selftests in kselftest form, with the module, under INSTALL_PATH (a tree
 # the kernel's run_kselftest.sh runs: see selftests/Makefile).
-.PHONY: install sweep park-cost mix-bench
+.PHONY: install sweep park-cost mix-bench bench
 ifneq ($(filter install,$(MAKECMDGOALS)),)
 ifeq ($(INSTALL_PATH),)
 $(error make install: set INSTALL_PATH=dir)
@@ -119,6 +120,12 @@ mix-bench:
 # benchmark: an unrelated mremap loop's rate with and without the park point
 park-cost:
 	bash ci/park-cost.sh $(PARK_COST_ARGS)
+
+# peer comparison: the clean kernel and every built zoo kernel, each with its
+# patch's scenario, the kernel's own selftests/mm and bench/race_*.c (one
+# table; BENCH_ARGS=, e.g. --race-seconds 20 qemu/zoo/001-*.patch)
+bench:
+	bash ci/bench.sh $(BENCH_ARGS)
 
 clean:
 	-$(KMAKE) clean

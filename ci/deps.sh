@@ -9,7 +9,7 @@ set -euo pipefail
 
 APT_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
 	  libssl-dev cpio kmod make busybox-static shellcheck xz-utils rsync
-	  python3-venv)
+	  python3-venv libnuma-dev libcap-dev liburing-dev)
 QEMU_PKG=qemu-system-x86
 BINDGEN_VER=0.72.1
 VNG_VER=1.42
