@@ -643,23 +643,24 @@ impl Mix {
         }
         let s = &self.shared[r];
         Self::seq_begin(s);
-        let res = mm.madvise(addr, n * PAGE_SIZE, MADV_DONTNEED);
-        if m.ranges[r].locked {
+        let res = match (
+            mm.madvise(addr, n * PAGE_SIZE, MADV_DONTNEED),
+            m.ranges[r].locked,
+        ) {
             // madvise(2): EINVAL on a VM_LOCKED range (MADV_DONTNEED_LOCKED
             // is the advice that zaps one). The model keeps the pages: a
             // kernel that zapped them fails the checkpoint's page-present.
-            Self::seq_end(s);
-            return match res {
-                Err(e) if e == EINVAL => Ok(()),
-                Ok(()) => Ok(()),
-                Err(e) => Err(e),
-            };
-        }
-        if res.is_ok() {
-            for p in &mut m.ranges[r].pages[first..first + n] {
-                *p = ABSENT;
+            (Err(e), true) if e == EINVAL => Ok(()),
+            (res, true) => res,
+            (res, false) => {
+                if res.is_ok() {
+                    for p in &mut m.ranges[r].pages[first..first + n] {
+                        *p = ABSENT;
+                    }
+                }
+                res
             }
-        }
+        };
         Self::seq_end(s);
         res
     }
