@@ -31,9 +31,14 @@ extern "C" {
         new_addr: c_ulong,
     ) -> isize;
     fn mmt_sys_mlock(start: c_ulong, len: c_ulong, lock: bool) -> isize;
+    fn mmt_sys_mlock2(start: c_ulong, len: c_ulong, flags: c_int) -> isize;
     fn mmt_sys_madvise(start: c_ulong, len: c_ulong, advice: c_int) -> isize;
     fn mmt_sys_mprotect(start: c_ulong, len: c_ulong, prot: c_ulong) -> isize;
 }
+
+const MREMAP_MAYMOVE: c_ulong = 1;
+const MREMAP_FIXED: c_ulong = 2;
+const MREMAP_DONTUNMAP: c_ulong = 4;
 
 /// Creates a fresh, empty user address space (as `kunit_attach_mm()` does).
 pub(crate) fn mm_create() -> Result<ARef<MmWithUser>> {
@@ -133,19 +138,64 @@ impl<'a> MmUse<'a> {
     /// `mremap(old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new)` in the
     /// attached mm, through the syscall entry (copy_vma + move_page_tables).
     pub(crate) fn mremap_fixed(&self, old: usize, len: usize, new: usize) -> Result {
-        const MREMAP_MAYMOVE: c_ulong = 1;
-        const MREMAP_FIXED: c_ulong = 2;
+        self.mremap(old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new)
+            .map(|_| ())
+    }
+
+    /// The same with `MREMAP_DONTUNMAP`: the ptes move, the old vma stays
+    /// (empty; VM_LOCKED cleared).
+    pub(crate) fn mremap_dontunmap(&self, old: usize, len: usize, new: usize) -> Result {
+        self.mremap(
+            old,
+            len,
+            len,
+            MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+            new,
+        )
+        .map(|_| ())
+    }
+
+    /// `mremap(addr, old_len, new_len, 0)`: shrinks the vma's tail, or
+    /// grows it in place (no move; a VM_LOCKED vma's new part is
+    /// populated).
+    pub(crate) fn mremap_resize(&self, addr: usize, old_len: usize, new_len: usize) -> Result {
+        match self.mremap(addr, old_len, new_len, 0, 0)? {
+            a if a == addr => Ok(()),
+            _ => Err(EFAULT),
+        }
+    }
+
+    fn mremap(
+        &self,
+        old: usize,
+        old_len: usize,
+        new_len: usize,
+        flags: c_ulong,
+        new: usize,
+    ) -> Result<usize> {
         // SAFETY: the syscall acts on current->mm, the attached test mm by
         // the invariant; it validates its arguments itself.
         let ret = unsafe {
             mmt_sys_mremap(
                 old as c_ulong,
-                len as c_ulong,
-                len as c_ulong,
-                MREMAP_MAYMOVE | MREMAP_FIXED,
+                old_len as c_ulong,
+                new_len as c_ulong,
+                flags,
                 new as c_ulong,
             )
         };
+        if (-4095..0).contains(&ret) {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(ret as usize)
+    }
+
+    /// mlock2(2) with MLOCK_ONFAULT: VM_LOCKED|VM_LOCKONFAULT, present pages
+    /// mlocked, nothing populated.
+    pub(crate) fn mlock_onfault(&self, start: usize, len: usize) -> Result {
+        const MLOCK_ONFAULT: c_int = 1;
+        // SAFETY: as for `mlock`.
+        let ret = unsafe { mmt_sys_mlock2(start as c_ulong, len as c_ulong, MLOCK_ONFAULT) };
         if ret < 0 {
             return Err(Error::from_errno(ret as i32));
         }
