@@ -4,7 +4,7 @@
 //! kthread has it attached (mmap, mremap, mlock, munmap, user copies).
 
 use super::{file::ShmemFile, raw_mm, RawFile, RawMm};
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{cell::Cell, marker::PhantomData, ptr::NonNull};
 use kernel::ffi::{c_int, c_ulong};
 use kernel::{
     bindings,
@@ -54,10 +54,14 @@ pub(crate) fn mm_create() -> Result<ARef<MmWithUser>> {
 ///
 /// # Invariants
 ///
-/// While this exists, `current->mm` is `mm`; it is dropped on the thread that
-/// created it (it is neither `Send` nor `Sync`).
+/// While this exists, `current->mm` is `mm` (except inside
+/// [`MmUse::with_other`], while `live` is false); it is dropped on the
+/// thread that created it (it is neither `Send` nor `Sync`).
 pub(crate) struct MmUse<'a> {
     mm: &'a MmWithUser,
+    /// False while [`MmUse::with_other`] has another mm attached: the
+    /// methods that act on current->mm refuse (EBUSY) then.
+    live: Cell<bool>,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -73,8 +77,39 @@ impl<'a> MmUse<'a> {
         // the value on this thread.
         Self {
             mm,
+            live: Cell::new(true),
             _not_send: PhantomData,
         }
+    }
+
+    fn live(&self) -> Result {
+        match self.live.get() {
+            true => Ok(()),
+            false => Err(EBUSY),
+        }
+    }
+
+    /// Runs `f` with `other` attached instead (a second test mm: mmap and
+    /// write it), then attaches this one again. Meanwhile this value's
+    /// current->mm methods return EBUSY, so a closure that captured it
+    /// cannot act on the wrong mm.
+    pub(crate) fn with_other<R>(
+        &self,
+        other: &MmWithUser,
+        f: impl FnOnce(&MmUse<'_>) -> R,
+    ) -> Result<R> {
+        self.live()?;
+        self.live.set(false);
+        // SAFETY: by the invariant `self.mm` is current->mm, attached by
+        // this thread: it may detach it. It is attached again below, before
+        // `live` is set, so the invariant holds whenever `live` is true.
+        unsafe { bindings::kthread_unuse_mm(self.mm.as_raw()) };
+        let r = f(&MmUse::new(other));
+        // SAFETY: the temporary `MmUse` of `other` was dropped (detached) at
+        // the end of the statement above: this kthread has no mm now.
+        unsafe { bindings::kthread_use_mm(self.mm.as_raw()) };
+        self.live.set(true);
+        Ok(r)
     }
 
     /// The attached mm.
@@ -95,6 +130,7 @@ impl<'a> MmUse<'a> {
         len: usize,
         growsdown: bool,
     ) -> Result<usize> {
+        self.live()?;
         // SAFETY: an anonymous mapping in current->mm, which this type's
         // invariant guarantees is the attached test mm.
         let addr = unsafe { mmt_vm_mmap_anon(hint as c_ulong, len as c_ulong, growsdown) };
@@ -113,6 +149,7 @@ impl<'a> MmUse<'a> {
         len: usize,
         locked: bool,
     ) -> Result<usize> {
+        self.live()?;
         // SAFETY: `file` is a live file we hold a reference on; the mapping
         // is made in current->mm, the attached test mm by the invariant.
         let addr = unsafe { mmt_vm_mmap_file_private(file.as_ptr(), len as c_ulong, locked) };
@@ -125,6 +162,7 @@ impl<'a> MmUse<'a> {
     /// `mmap(addr, len, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, file, 0)`
     /// in the attached mm (replaces whatever was mapped there).
     pub(crate) fn mmap_file_shared_at(&self, file: &ShmemFile, addr: usize, len: usize) -> Result {
+        self.live()?;
         // SAFETY: `file` is a live file we hold a reference on; the mapping
         // is made in current->mm, the attached test mm by the invariant.
         let got =
@@ -173,6 +211,7 @@ impl<'a> MmUse<'a> {
         flags: c_ulong,
         new: usize,
     ) -> Result<usize> {
+        self.live()?;
         // SAFETY: the syscall acts on current->mm, the attached test mm by
         // the invariant; it validates its arguments itself.
         let ret = unsafe {
@@ -193,6 +232,7 @@ impl<'a> MmUse<'a> {
     /// mlock2(2) with MLOCK_ONFAULT: VM_LOCKED|VM_LOCKONFAULT, present pages
     /// mlocked, nothing populated.
     pub(crate) fn mlock_onfault(&self, start: usize, len: usize) -> Result {
+        self.live()?;
         const MLOCK_ONFAULT: c_int = 1;
         // SAFETY: as for `mlock`.
         let ret = unsafe { mmt_sys_mlock2(start as c_ulong, len as c_ulong, MLOCK_ONFAULT) };
@@ -205,6 +245,7 @@ impl<'a> MmUse<'a> {
     /// mlock(2) (`lock`) or munlock(2) of a range of the attached mm,
     /// through the syscall entries.
     pub(crate) fn mlock(&self, start: usize, len: usize, lock: bool) -> Result {
+        self.live()?;
         // SAFETY: the syscalls act on current->mm (the attached test mm by
         // the invariant) and validate their arguments.
         let ret = unsafe { mmt_sys_mlock(start as c_ulong, len as c_ulong, lock) };
@@ -217,6 +258,7 @@ impl<'a> MmUse<'a> {
     /// madvise(2) of a range of the attached mm, through the syscall entry
     /// (`advice`: the MADV_* number).
     pub(crate) fn madvise(&self, start: usize, len: usize, advice: i32) -> Result {
+        self.live()?;
         // SAFETY: the syscall acts on current->mm (the attached test mm by
         // the invariant) and validates its arguments.
         let ret = unsafe { mmt_sys_madvise(start as c_ulong, len as c_ulong, advice) };
@@ -229,6 +271,7 @@ impl<'a> MmUse<'a> {
     /// mprotect(2) of a range of the attached mm to PROT_READ (`!writable`)
     /// or PROT_READ|PROT_WRITE, through the syscall entry.
     pub(crate) fn mprotect(&self, start: usize, len: usize, writable: bool) -> Result {
+        self.live()?;
         const PROT_READ: c_ulong = 1;
         const PROT_WRITE: c_ulong = 2;
         let prot = if writable {
@@ -269,6 +312,7 @@ impl<'a> MmUse<'a> {
 
     /// `munmap(addr, len)` in the attached mm.
     pub(crate) fn munmap(&self, addr: usize, len: usize) -> Result {
+        self.live()?;
         // SAFETY: unmapping a range of current->mm (the test mm) has no
         // memory-safety preconditions for the caller.
         let ret = unsafe { bindings::vm_munmap(addr as c_ulong, len) };
@@ -280,6 +324,7 @@ impl<'a> MmUse<'a> {
 
     /// `copy_to_user()` into the attached mm (faults pages in as needed).
     pub(crate) fn write(&self, addr: usize, data: &[u8]) -> Result {
+        self.live()?;
         UserSlice::new(UserPtr::from_addr(addr), data.len())
             .writer()
             .write_slice(data)
@@ -287,6 +332,7 @@ impl<'a> MmUse<'a> {
 
     /// `copy_from_user()` from the attached mm.
     pub(crate) fn read(&self, addr: usize, out: &mut [u8]) -> Result {
+        self.live()?;
         UserSlice::new(UserPtr::from_addr(addr), out.len())
             .reader()
             .read_slice(out)

@@ -65,11 +65,13 @@ use crate::ffi::{
 };
 use core::fmt::Write;
 use kernel::{
-    new_mutex,
+    mm::MmWithUser,
+    new_mutex, new_spinlock,
     prelude::*,
     sync::{
+        aref::ARef,
         atomic::{Acquire, Atomic, Relaxed, Release},
-        Mutex,
+        Mutex, SpinLock,
     },
     time::{delay::fsleep, Delta, Instant, Monotonic},
 };
@@ -83,8 +85,8 @@ crate::scenario_params! {
         park: 1, 0..=1, "moves park at move_page_tables() (meet a migration, or a random hold)";
         hold_us: 3000, 0..=1_000_000, "max random park hold";
         workers: 3, 2..=MAX_WORKERS as u64, "the mover and workers-1 churners";
-        weights: 0x111_1111_1121_1121, 0..=0xfff_ffff_ffff_ffff, "layout op weights, hex digit i = op i (0: off)";
-        churn_weights: 0x11_1111_2111, 0..=0xff_ffff_ffff, "churn op weights, hex digit i = op 15+i (0: off)";
+        weights: 0x1111_1112_1122_1121, 0..=u64::MAX, "layout op weights, hex digit i = op i (0: off)";
+        churn_weights: 0x11_1111_2111, 0..=0xff_ffff_ffff, "churn op weights, hex digit i = op 16+i (0: off)";
     }
 }
 
@@ -158,6 +160,10 @@ const OPS: &[OpDesc] = &[
         layout: true,
     },
     OpDesc {
+        name: "mm_teardown",
+        layout: true,
+    },
+    OpDesc {
         name: "migrate",
         layout: false,
     },
@@ -199,7 +205,7 @@ const OPS: &[OpDesc] = &[
     },
 ];
 
-const NOPS: usize = 25;
+const NOPS: usize = 26;
 const ALL_OPS: u64 = (1 << NOPS) - 1;
 const _: () = assert!(OPS.len() == NOPS);
 // The op table lists the layout ops first (`weights=` covers them).
@@ -226,16 +232,17 @@ const OP_RESIZE: usize = 11;
 const OP_HUGEPAGE: usize = 12;
 const OP_ONFAULT: usize = 13;
 const OP_PUNCH_SHARED: usize = 14;
-const OP_MIGRATE: usize = 15;
-const OP_MIGRATE_MM: usize = 16;
-const OP_PROBE: usize = 17;
-const OP_PIN: usize = 18;
-const OP_ISOLATE: usize = 19;
-const OP_COLD: usize = 20;
-const OP_MISPLACED: usize = 21;
-const OP_PAGEOUT: usize = 22;
-const OP_PUNCH: usize = 23;
-const OP_SPLIT: usize = 24;
+const OP_TEARDOWN: usize = 15;
+const OP_MIGRATE: usize = 16;
+const OP_MIGRATE_MM: usize = 17;
+const OP_PROBE: usize = 18;
+const OP_PIN: usize = 19;
+const OP_ISOLATE: usize = 20;
+const OP_COLD: usize = 21;
+const OP_MISPLACED: usize = 22;
+const OP_PAGEOUT: usize = 23;
+const OP_PUNCH: usize = 24;
+const OP_SPLIT: usize = 25;
 
 const MADV_COLD: i32 = 20;
 const MADV_PAGEOUT: i32 = 21;
@@ -251,7 +258,7 @@ const ROLES: &[&str] = &["mover", "churn", "churn", "churn", "churn", "churn"];
 const _: () = assert!(ROLES.len() == MAX_WORKERS);
 /// Layout ops are 0..NLAYOUT, churn ops NLAYOUT..NOPS (one hex digit of
 /// `weights=` / `churn_weights=` each).
-const NLAYOUT: usize = 15;
+const NLAYOUT: usize = 16;
 
 /// Ops logged per worker.
 const RING: usize = 32;
@@ -274,6 +281,9 @@ const STACK_PAGES: usize = 32;
 /// The two mappings of the shared file.
 const SHARED_A: usize = 0x5200_0000_0000;
 const SHARED_B: usize = SHARED_A + SLOT;
+/// Where `mm_teardown`'s second mm has its range, and how many pages.
+const SECOND_BASE: usize = 0x5300_0000_0000;
+const SECOND_PAGES: usize = 64;
 const HPAGE: usize = 2 << 20;
 
 /// How long a mover waits for a churner to meet its move, and a churner
@@ -296,6 +306,9 @@ enum Kind {
     /// page is the page cache's, mapped in neither, one or both.
     Shared,
 }
+
+/// `mm_teardown`'s second mm and the address of its range.
+type Second = (ARef<MmWithUser>, usize);
 
 /// A range as the churners see it: published addresses, lock-free.
 struct Shared {
@@ -331,6 +344,8 @@ struct Model {
     next_gen: u64,
     /// Folios a truncation unmapped, checked at the next checkpoint.
     truncated: KVec<FolioRef>,
+    /// Folios of torn-down second mms, checked at the next checkpoint.
+    orphans: KVec<FolioRef>,
     last_check: Instant<Monotonic>,
     /// The op rings were attached to the result already.
     reported: bool,
@@ -385,6 +400,9 @@ pub(crate) struct Mix {
     file: ShmemFile,
     /// The shared range's file.
     sfile: ShmemFile,
+    /// `mm_teardown`'s second mm while it is announced: the mm and its
+    /// range (churners take a reference to isolate its folios).
+    second: Pin<KBox<SpinLock<Option<Second>>>>,
     park: Option<ParkPoint>,
     check: Checkpoint,
     isolated: IsolatedBaseline,
@@ -1167,6 +1185,42 @@ impl Mix {
         res
     }
 
+    /// A second mm is made, an anon range of it written, then announced;
+    /// the churner that meets it isolates its folios, drops its mm
+    /// reference and starts migrating them, and after `k` are unmapped the
+    /// mover drops the last reference: exit_mmap() tears the whole mm down
+    /// (its anon_vmas with it) while the churner's migration still holds
+    /// the rest isolated and unmapped (seed 003's race, through exit). Its
+    /// folios must all be released by the next checkpoint.
+    fn op_teardown(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model) -> Result {
+        let mm2 = ffi::mm_create()?;
+        let (seed, buf) = (self.seed, &mut w.buf);
+        let base = mm.with_other(&mm2, |o| -> Result<usize> {
+            let base = o.mmap_anon(SECOND_BASE, SECOND_PAGES * PAGE_SIZE)?;
+            for i in 0..SECOND_PAGES {
+                checkers::write_pattern(o, buf, base + i * PAGE_SIZE, seed, i, 1)?;
+            }
+            Ok(base)
+        })??;
+        let kept = checkers::mapped_folios(&mm2, base, SECOND_PAGES)?;
+        // (Nothing is in the slot: the old value, dropped here, is None;
+        // an mm is never dropped under the spinlock.)
+        let old = self.second.lock().replace((mm2.clone(), base));
+        drop(old);
+        let met = self.announce(w, self.shared.len(), MEET_DONE);
+        let slot = self.second.lock().take();
+        drop(slot);
+        // The last reference, unless the churner still holds its own.
+        drop(mm2);
+        self.end_meet(w, met);
+        for f in kept {
+            if m.orphans.len() < 4096 {
+                m.orphans.push(f, GFP_KERNEL)?;
+            }
+        }
+        Ok(())
+    }
+
     fn mover(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
         let due = {
             let m = self.model.lock();
@@ -1186,6 +1240,7 @@ impl Mix {
             OP_TRUNCATE => cow,
             OP_STACK => stack,
             OP_PUNCH_SHARED => shared,
+            OP_TEARDOWN => shared + 1,
             OP_COLLAPSE | OP_HUGEPAGE => 0,
             // Anon, COW or shared.
             OP_WRITE | OP_REMAP => match w.rng.below(shared as u64) as usize {
@@ -1204,6 +1259,7 @@ impl Mix {
             OP_HUGEPAGE => self.op_hugepage(w, mm, r),
             OP_ONFAULT => self.op_onfault(w, mm, m, r),
             OP_PUNCH_SHARED => self.op_punch_shared(w, m, r),
+            OP_TEARDOWN => self.op_teardown(w, mm, m),
             OP_DONTNEED => self.op_dontneed(w, mm, m, r),
             OP_WRITE => self.op_write(w, mm, m, r),
             OP_PROTECT => self.op_protect(w, mm, m, r),
@@ -1281,6 +1337,46 @@ impl Mix {
         drop(lists);
         run.count(Counter::Migrated, ok);
         run.count(Counter::MigrateFailed, isolated.saturating_sub(ok));
+        Ok(())
+    }
+
+    /// Meets `mm_teardown`: isolates the second mm's folios, drops the mm
+    /// reference, and migrates them so that the mover's last mmput()
+    /// (exit_mmap) runs once `k` of them are unmapped.
+    fn migrate_second(&self, w: &mut WorkerCtx<'_>) -> Result {
+        let epoch = self.meet.epoch.load(Acquire);
+        if epoch == 0 || self.meet.claimed.xchg(epoch, Relaxed) == epoch {
+            return Err(EAGAIN);
+        }
+        let got = self.second.lock().clone();
+        let Some((mm2, base)) = got else {
+            self.meet.go.store(epoch | NOT_MET, Release);
+            return Err(EAGAIN);
+        };
+        ffi::lru_add_drain_all();
+        let mut list = IsolatedList::new()?;
+        let mut isolated = 0u64;
+        {
+            let guard = mm2.mmap_read_lock();
+            checkers::scan_ptes(&mm2, &guard, base, SECOND_PAGES, |_, _, l| {
+                if let Some(f) = &l.folio {
+                    isolated += u64::from(list.isolate(f));
+                }
+            });
+        }
+        drop(mm2);
+        w.run.count(Counter::Isolated, isolated);
+        let to = w.rng.below(2) as i32;
+        let ok = self.migrate_meeting(w, &mut list, isolated, epoch, to);
+        if self.meet.go.load(Acquire) != epoch {
+            self.meet.go.store(epoch | NOT_MET, Release);
+        }
+        drop(list);
+        w.run.count(Counter::Migrated, u64::from(ok));
+        w.run.count(
+            Counter::MigrateFailed,
+            isolated.saturating_sub(u64::from(ok)),
+        );
         Ok(())
     }
 
@@ -1583,6 +1679,13 @@ impl Mix {
                 return Ok(());
             }
         }
+        if meet == self.shared.len() + 1 {
+            let res = self.migrate_second(w);
+            if res != Err(EAGAIN) {
+                self.log(w, OP_MIGRATE, meet - 1, 2, &res);
+            }
+            return Ok(());
+        }
         let (op, r) = if meet != 0 && !probe && self.enabled(OP_MIGRATE) {
             (OP_MIGRATE, meet - 1)
         } else {
@@ -1707,6 +1810,13 @@ impl Mix {
                     found: 1,
                     what: "PG_mlocked of a COW folio a truncation unmapped",
                 });
+            }
+        }
+        let orphans = core::mem::replace(&mut m.orphans, KVec::new());
+        for f in orphans {
+            run.count(Counter::Checks, 1);
+            if let Some(vi) = checkers::check_folio_released(&f) {
+                run.violation(vi);
             }
         }
         self.isolated.check(run, 500);
@@ -2143,6 +2253,7 @@ impl Scenario for Mix {
                 ranges,
                 next_gen: 0,
                 truncated: KVec::new(),
+                orphans: KVec::new(),
                 last_check: Instant::now(),
                 reported: false,
             }),
@@ -2155,6 +2266,7 @@ impl Scenario for Mix {
             model,
             file,
             sfile,
+            second: KBox::pin_init(new_spinlock!(None), GFP_KERNEL)?,
             park,
             check: Checkpoint::new(churners),
             isolated: IsolatedBaseline::take(),
