@@ -85,7 +85,7 @@ crate::scenario_params! {
         park: 1, 0..=1, "moves park at move_page_tables() (meet a migration, or a random hold)";
         hold_us: 3000, 0..=1_000_000, "max random park hold";
         workers: 3, 2..=MAX_WORKERS as u64, "the mover and workers-1 churners";
-        weights: 0x1111_1112_1122_1121, 0..=u64::MAX, "layout op weights, hex digit i = op i (0: off)";
+        weights: 0x1111_1112_1122_1132, 0..=u64::MAX, "layout op weights, hex digit i = op i (0: off)";
         churn_weights: 0x11_1111_2111, 0..=0xff_ffff_ffff, "churn op weights, hex digit i = op 16+i (0: off)";
     }
 }
@@ -587,6 +587,14 @@ impl Mix {
             0 if self.enabled(OP_PROBE) && !stack => MEET_PROBE,
             0 | 1 => MEET_MOVE,
             _ => MEET_DONE,
+        };
+        // A move back merges (copy_vma() into the lower half's vma, seed
+        // 004's shape, where the dst vma comes first in rmap order): probe
+        // it 3 times in 4 (a quarter stays with the other kinds).
+        let merge = self.shared[r].kind == Kind::Anon && dst < src;
+        let kind = match merge && kind != MEET_PROBE && self.enabled(OP_PROBE) {
+            true if w.rng.below(3) != 0 => MEET_PROBE,
+            _ => kind,
         };
         self.meet.src.store(src, Relaxed);
         self.meet.dst.store(dst, Relaxed);
@@ -1480,19 +1488,27 @@ impl Mix {
             self.meet.dst.load(Relaxed),
             self.meet.len.load(Relaxed),
         );
-        let i = w.rng.below((len / PAGE_SIZE).max(1) as u64) as usize;
-        let addr = src + i * PAGE_SIZE;
-        let (folio, page_pfn) = {
+        // The first mapped page from a random one on (wrapping): most of a
+        // range may be absent (DONTNEED, resize), and a random page alone
+        // left most probes unmet.
+        let npages = (len / PAGE_SIZE).max(1);
+        let start = w.rng.below(npages as u64) as usize;
+        let found = {
             let guard = mm.mm().mmap_read_lock();
-            let l = ffi::pte_lookup(mm.mm(), &guard, addr, true);
-            match (l.folio, l.state) {
-                (Some(f), PteState::Present { pfn, .. }) => (f, pfn),
-                _ => {
-                    self.meet.go.store(epoch | NOT_MET, Release);
-                    return Err(ENOENT);
+            (0..npages).find_map(|k| {
+                let i = (start + k) % npages;
+                let l = ffi::pte_lookup(mm.mm(), &guard, src + i * PAGE_SIZE, true);
+                match (l.folio, l.state) {
+                    (Some(f), PteState::Present { pfn, .. }) => Some((i, f, pfn)),
+                    _ => None,
                 }
-            }
+            })
         };
+        let Some((i, folio, page_pfn)) = found else {
+            self.meet.go.store(epoch | NOT_MET, Release);
+            return Err(ENOENT);
+        };
+        let addr = src + i * PAGE_SIZE;
         // rmap_walk visits a large folio at its first page's address.
         let pfn = folio.info().pfn;
         let dst_head = dst + i * PAGE_SIZE - page_pfn.saturating_sub(pfn) * PAGE_SIZE;
