@@ -243,9 +243,12 @@ else
 	log "zoo kernel ready in $((SECONDS - t0)) s: $kdir"
 
 	# The module, from a copy of the sources: the repo's own build output belongs
-	# to the clean kernel (and kbuild refuses MO= next to it).
-	mo="$MMT_CACHE/zoo-mod/$KSRC_NAME/$name"
-	if ! { rm -rf "$mo" && mkdir -p "$mo" && cp -a Kbuild Makefile src "$mo/"; }; then
+	# to the clean kernel (and kbuild refuses MO= next to it). One copy per run
+	# (in $tmp, which the guest sees through its read-only root): two zoo runs
+	# of one mutation at a time (from two clones) once shared a directory, and
+	# one's rm -rf broke the other's build.
+	mo="$tmp/mod"
+	if ! { mkdir -p "$mo" && cp -a Kbuild Makefile src "$mo/"; }; then
 		inconclusive "cannot copy the module sources to $mo"
 	fi
 	make -s -C "$mo" module KDIR="$kdir" ROOT="$mo" >&2 ||

@@ -74,6 +74,9 @@ pub(crate) enum Invariant {
     /// A folio's mlock_count does not exceed the VM_LOCKED mappings of it
     /// (an overcount keeps it unevictable after the last munlock).
     MlockCount,
+    /// Every present pte of two MAP_SHARED mappings of one file page maps
+    /// the same page (the page cache's one).
+    SharedPage,
     /// Every worker keeps making progress: none stays in the kernel under
     /// test longer than `stall_s` (a wedged thread is a kernel bug too).
     WorkerStuck,
@@ -96,6 +99,7 @@ impl Invariant {
             Self::MlockedInLockedVma => "mlocked-in-locked-vma",
             Self::PteWriteProtected => "pte-write-protected",
             Self::MlockCount => "mlock-count",
+            Self::SharedPage => "shared-page",
             Self::WorkerStuck => "worker-stuck",
         }
     }
@@ -359,11 +363,26 @@ pub(crate) fn check_quiescent_range(
 }
 
 /// rmap_walk must find exactly one mapping of `folio`: in mm `mm` at `addr`.
+///
+/// A visit counts only where the entry at the visited address maps the
+/// folio: rmap_walk also visits vmas that cover the folio's index without
+/// mapping it (the old vma an MREMAP_DONTUNMAP leaves in the anon_vma).
 pub(crate) fn check_rmap_single(folio: &FolioRef, mm: usize, addr: usize) -> Option<Violation> {
+    let info = folio.info();
+    let pages = info.pfn..info.pfn + (1 << info.order);
     let (mut total, mut matching) = (0u64, 0u64);
     {
         let lock = folio.lock();
         lock.rmap_walk(|hit| {
+            let maps = match hit.pte {
+                PteState::Present { pfn, .. } | PteState::Migration { pfn, .. } => {
+                    pages.contains(&pfn)
+                }
+                _ => false,
+            };
+            if !maps {
+                return true;
+            }
             total += 1;
             if hit.mm == mm && hit.addr == addr {
                 matching += 1;
@@ -377,7 +396,7 @@ pub(crate) fn check_rmap_single(folio: &FolioRef, mm: usize, addr: usize) -> Opt
     Some(Violation {
         invariant: Invariant::RmapMappings,
         addr,
-        pfn: folio.info().pfn,
+        pfn: info.pfn,
         expected: 1,
         found: if matching == 1 { total } else { matching },
         what: if matching == 1 {

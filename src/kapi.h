@@ -61,6 +61,8 @@ typedef void mmt_proto_lru_add_drain_all(void);
 typedef pte_t *mmt_proto_pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmd,
 					     unsigned long addr,
 					     spinlock_t **ptlp);
+typedef int mmt_proto_split_folio_to_list(struct folio *folio,
+					  struct list_head *list);
 
 #define MMT_CHECK_PROTO(sym)                                                  \
 	_Static_assert(__builtin_types_compatible_p(typeof(sym),              \

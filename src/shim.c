@@ -16,6 +16,7 @@
  */
 #include <linux/cpumask.h>
 #include <linux/delay.h>
+#include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/shmem_fs.h>
@@ -68,7 +69,8 @@
 	X(migrate_misplaced_folio_prepare)                                   \
 	X(migrate_misplaced_folio)                                           \
 	X(lru_add_drain_all)                                                 \
-	X(pte_offset_map_lock)
+	X(pte_offset_map_lock)                                               \
+	X(split_folio_to_list)
 
 #define MMT_DECLARE(sym) static typeof(&sym) p_##sym;
 MMT_SYMS(MMT_DECLARE)
@@ -85,7 +87,8 @@ struct mmt_sym {
  * Syscalls whose do_*() worker is static (do_mremap()): their x86-64 entry,
  * typed as the syscall table types it.
  */
-#define MMT_SYSCALLS(X) X(mremap) X(mlock) X(munlock) X(madvise) X(mprotect)
+#define MMT_SYSCALLS(X) \
+	X(mremap) X(mlock) X(mlock2) X(munlock) X(madvise) X(mprotect)
 
 #define MMT_DECLARE_SYSCALL(name) static sys_call_ptr_t p_sys_##name;
 MMT_SYSCALLS(MMT_DECLARE_SYSCALL)
@@ -275,6 +278,14 @@ long mmt_sys_mlock(unsigned long start, unsigned long len, bool lock)
 	struct pt_regs regs = { .di = start, .si = len };
 
 	return lock ? p_sys_mlock(&regs) : p_sys_munlock(&regs);
+}
+
+/* mlock2(2) in current->mm, through its syscall entry (MLOCK_ONFAULT). */
+long mmt_sys_mlock2(unsigned long start, unsigned long len, int flags)
+{
+	struct pt_regs regs = { .di = start, .si = len, .dx = flags };
+
+	return p_sys_mlock2(&regs);
 }
 
 /* madvise(2) in current->mm, through its syscall entry. */
@@ -481,6 +492,17 @@ unsigned long mmt_vm_mmap_file_shared(struct file *file, unsigned long addr,
 int mmt_file_truncate(struct file *file, loff_t size)
 {
 	return vfs_truncate(&file->f_path, size);
+}
+
+/*
+ * fallocate(2) FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE on @file:
+ * vfs_fallocate(), the syscall's own path (shmem_fallocate() unmaps the
+ * range from every shared mapping, not the private COW copies).
+ */
+int mmt_file_punch_hole(struct file *file, loff_t off, loff_t len)
+{
+	return vfs_fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			     off, len);
 }
 
 void mmt_fput(struct file *file)
@@ -722,6 +744,20 @@ void mmt_folio_lock(struct folio *folio)
 void mmt_folio_unlock(struct folio *folio)
 {
 	folio_unlock(folio);
+}
+
+/*
+ * split_folio(): split a large @folio (locked, referenced by the caller)
+ * into order-0 folios: unmap (PMD split, migration entries), split, remap.
+ * The caller's page (the head) stays locked and referenced. 0 for a small
+ * folio; -EBUSY / -EAGAIN when the kernel refuses (extra references, no
+ * anon_vma, ...).
+ */
+int mmt_folio_split(struct folio *folio)
+{
+	if (!folio_test_large(folio))
+		return 0;
+	return p_split_folio_to_list(folio, NULL);
 }
 
 /*

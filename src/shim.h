@@ -58,6 +58,7 @@ struct file *mmt_shmem_file(loff_t size);
 unsigned long mmt_vm_mmap_file_private(struct file *file, unsigned long len,
 				       bool locked);
 int mmt_file_truncate(struct file *file, loff_t size);
+int mmt_file_punch_hole(struct file *file, loff_t off, loff_t len);
 void mmt_fput(struct file *file);
 unsigned long mmt_vm_mmap_anon(unsigned long hint, unsigned long len,
 			       bool growsdown);
@@ -65,6 +66,7 @@ long mmt_sys_mremap(unsigned long addr, unsigned long old_len,
 		    unsigned long new_len, unsigned long flags,
 		    unsigned long new_addr);
 long mmt_sys_mlock(unsigned long start, unsigned long len, bool lock);
+long mmt_sys_mlock2(unsigned long start, unsigned long len, int flags);
 long mmt_sys_madvise(unsigned long start, unsigned long len, int advice);
 long mmt_sys_mprotect(unsigned long start, unsigned long len,
 		      unsigned long prot);
@@ -93,6 +95,7 @@ void mmt_folio_get(struct folio *folio);
 void mmt_folio_put(struct folio *folio);
 void mmt_folio_lock(struct folio *folio);
 void mmt_folio_unlock(struct folio *folio);
+int mmt_folio_split(struct folio *folio);
 void mmt_rmap_walk(struct folio *folio,
 		   bool (*rmap_one)(struct folio *, struct vm_area_struct *,
 				    unsigned long, void *),

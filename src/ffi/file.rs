@@ -9,6 +9,7 @@ use kernel::{ffi::c_int, prelude::*};
 extern "C" {
     fn mmt_shmem_file(size: i64) -> *mut RawFile;
     fn mmt_file_truncate(file: *mut RawFile, size: i64) -> c_int;
+    fn mmt_file_punch_hole(file: *mut RawFile, off: i64, len: i64) -> c_int;
     fn mmt_fput(file: *mut RawFile);
 }
 
@@ -47,6 +48,14 @@ impl ShmemFile {
             return Err(Error::from_errno(ret));
         }
         Ok(())
+    }
+
+    /// fallocate(2) `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE` of
+    /// `len` bytes at `off`: `vfs_fallocate()`.
+    pub(crate) fn punch_hole(&self, off: usize, len: usize) -> Result {
+        // SAFETY: we hold a reference on the file; sleepable context.
+        let ret = unsafe { mmt_file_punch_hole(self.0.as_ptr(), off as i64, len as i64) };
+        kernel::error::to_result(ret)
     }
 }
 

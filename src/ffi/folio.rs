@@ -20,6 +20,7 @@ extern "C" {
     fn mmt_folio_putback_lru(folio: *mut RawFolio);
     fn mmt_folio_lock(folio: *mut RawFolio);
     fn mmt_folio_unlock(folio: *mut RawFolio);
+    fn mmt_folio_split(folio: *mut RawFolio) -> c_int;
     fn mmt_rmap_walk(folio: *mut RawFolio, rmap_one: RmapOne, arg: *mut c_void);
     fn mmt_vma_mm(vma: *mut RawVma) -> *mut RawMm;
     fn mmt_pte_lookup_rmap(vma: *mut RawVma, addr: c_ulong, info: *mut RawPteInfo);
@@ -208,6 +209,19 @@ impl FolioLock<'_> {
                 core::ptr::from_mut(&mut dynf).cast(),
             )
         };
+    }
+}
+
+impl FolioLock<'_> {
+    /// `split_folio()`: splits a large folio into order-0 folios (unmap,
+    /// split, remap; a PMD mapping is split on the way). The folio this
+    /// lock holds becomes the head's order-0 folio, still locked and
+    /// referenced. A small folio is left alone.
+    pub(crate) fn split(&self) -> kernel::error::Result {
+        // SAFETY: the folio is locked (by the invariant) and referenced
+        // (`FolioRef`); sleepable context (kthreads holding no spinlock).
+        let ret = unsafe { mmt_folio_split(self.folio.0.as_ptr()) };
+        kernel::error::to_result(ret)
     }
 }
 

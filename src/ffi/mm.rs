@@ -4,7 +4,7 @@
 //! kthread has it attached (mmap, mremap, mlock, munmap, user copies).
 
 use super::{file::ShmemFile, raw_mm, RawFile, RawMm};
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{cell::Cell, marker::PhantomData, ptr::NonNull};
 use kernel::ffi::{c_int, c_ulong};
 use kernel::{
     bindings,
@@ -31,9 +31,14 @@ extern "C" {
         new_addr: c_ulong,
     ) -> isize;
     fn mmt_sys_mlock(start: c_ulong, len: c_ulong, lock: bool) -> isize;
+    fn mmt_sys_mlock2(start: c_ulong, len: c_ulong, flags: c_int) -> isize;
     fn mmt_sys_madvise(start: c_ulong, len: c_ulong, advice: c_int) -> isize;
     fn mmt_sys_mprotect(start: c_ulong, len: c_ulong, prot: c_ulong) -> isize;
 }
+
+const MREMAP_MAYMOVE: c_ulong = 1;
+const MREMAP_FIXED: c_ulong = 2;
+const MREMAP_DONTUNMAP: c_ulong = 4;
 
 /// Creates a fresh, empty user address space (as `kunit_attach_mm()` does).
 pub(crate) fn mm_create() -> Result<ARef<MmWithUser>> {
@@ -49,10 +54,14 @@ pub(crate) fn mm_create() -> Result<ARef<MmWithUser>> {
 ///
 /// # Invariants
 ///
-/// While this exists, `current->mm` is `mm`; it is dropped on the thread that
-/// created it (it is neither `Send` nor `Sync`).
+/// While this exists, `current->mm` is `mm` (except inside
+/// [`MmUse::with_other`], while `live` is false); it is dropped on the
+/// thread that created it (it is neither `Send` nor `Sync`).
 pub(crate) struct MmUse<'a> {
     mm: &'a MmWithUser,
+    /// False while [`MmUse::with_other`] has another mm attached: the
+    /// methods that act on current->mm refuse (EBUSY) then.
+    live: Cell<bool>,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -68,8 +77,39 @@ impl<'a> MmUse<'a> {
         // the value on this thread.
         Self {
             mm,
+            live: Cell::new(true),
             _not_send: PhantomData,
         }
+    }
+
+    fn live(&self) -> Result {
+        match self.live.get() {
+            true => Ok(()),
+            false => Err(EBUSY),
+        }
+    }
+
+    /// Runs `f` with `other` attached instead (a second test mm: mmap and
+    /// write it), then attaches this one again. Meanwhile this value's
+    /// current->mm methods return EBUSY, so a closure that captured it
+    /// cannot act on the wrong mm.
+    pub(crate) fn with_other<R>(
+        &self,
+        other: &MmWithUser,
+        f: impl FnOnce(&MmUse<'_>) -> R,
+    ) -> Result<R> {
+        self.live()?;
+        self.live.set(false);
+        // SAFETY: by the invariant `self.mm` is current->mm, attached by
+        // this thread: it may detach it. It is attached again below, before
+        // `live` is set, so the invariant holds whenever `live` is true.
+        unsafe { bindings::kthread_unuse_mm(self.mm.as_raw()) };
+        let r = f(&MmUse::new(other));
+        // SAFETY: the temporary `MmUse` of `other` was dropped (detached) at
+        // the end of the statement above: this kthread has no mm now.
+        unsafe { bindings::kthread_use_mm(self.mm.as_raw()) };
+        self.live.set(true);
+        Ok(r)
     }
 
     /// The attached mm.
@@ -90,6 +130,7 @@ impl<'a> MmUse<'a> {
         len: usize,
         growsdown: bool,
     ) -> Result<usize> {
+        self.live()?;
         // SAFETY: an anonymous mapping in current->mm, which this type's
         // invariant guarantees is the attached test mm.
         let addr = unsafe { mmt_vm_mmap_anon(hint as c_ulong, len as c_ulong, growsdown) };
@@ -108,6 +149,7 @@ impl<'a> MmUse<'a> {
         len: usize,
         locked: bool,
     ) -> Result<usize> {
+        self.live()?;
         // SAFETY: `file` is a live file we hold a reference on; the mapping
         // is made in current->mm, the attached test mm by the invariant.
         let addr = unsafe { mmt_vm_mmap_file_private(file.as_ptr(), len as c_ulong, locked) };
@@ -120,6 +162,7 @@ impl<'a> MmUse<'a> {
     /// `mmap(addr, len, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_FIXED, file, 0)`
     /// in the attached mm (replaces whatever was mapped there).
     pub(crate) fn mmap_file_shared_at(&self, file: &ShmemFile, addr: usize, len: usize) -> Result {
+        self.live()?;
         // SAFETY: `file` is a live file we hold a reference on; the mapping
         // is made in current->mm, the attached test mm by the invariant.
         let got =
@@ -133,19 +176,66 @@ impl<'a> MmUse<'a> {
     /// `mremap(old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new)` in the
     /// attached mm, through the syscall entry (copy_vma + move_page_tables).
     pub(crate) fn mremap_fixed(&self, old: usize, len: usize, new: usize) -> Result {
-        const MREMAP_MAYMOVE: c_ulong = 1;
-        const MREMAP_FIXED: c_ulong = 2;
+        self.mremap(old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new)
+            .map(|_| ())
+    }
+
+    /// The same with `MREMAP_DONTUNMAP`: the ptes move, the old vma stays
+    /// (empty; VM_LOCKED cleared).
+    pub(crate) fn mremap_dontunmap(&self, old: usize, len: usize, new: usize) -> Result {
+        self.mremap(
+            old,
+            len,
+            len,
+            MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+            new,
+        )
+        .map(|_| ())
+    }
+
+    /// `mremap(addr, old_len, new_len, 0)`: shrinks the vma's tail, or
+    /// grows it in place (no move; a VM_LOCKED vma's new part is
+    /// populated).
+    pub(crate) fn mremap_resize(&self, addr: usize, old_len: usize, new_len: usize) -> Result {
+        match self.mremap(addr, old_len, new_len, 0, 0)? {
+            a if a == addr => Ok(()),
+            _ => Err(EFAULT),
+        }
+    }
+
+    fn mremap(
+        &self,
+        old: usize,
+        old_len: usize,
+        new_len: usize,
+        flags: c_ulong,
+        new: usize,
+    ) -> Result<usize> {
+        self.live()?;
         // SAFETY: the syscall acts on current->mm, the attached test mm by
         // the invariant; it validates its arguments itself.
         let ret = unsafe {
             mmt_sys_mremap(
                 old as c_ulong,
-                len as c_ulong,
-                len as c_ulong,
-                MREMAP_MAYMOVE | MREMAP_FIXED,
+                old_len as c_ulong,
+                new_len as c_ulong,
+                flags,
                 new as c_ulong,
             )
         };
+        if (-4095..0).contains(&ret) {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(ret as usize)
+    }
+
+    /// mlock2(2) with MLOCK_ONFAULT: VM_LOCKED|VM_LOCKONFAULT, present pages
+    /// mlocked, nothing populated.
+    pub(crate) fn mlock_onfault(&self, start: usize, len: usize) -> Result {
+        self.live()?;
+        const MLOCK_ONFAULT: c_int = 1;
+        // SAFETY: as for `mlock`.
+        let ret = unsafe { mmt_sys_mlock2(start as c_ulong, len as c_ulong, MLOCK_ONFAULT) };
         if ret < 0 {
             return Err(Error::from_errno(ret as i32));
         }
@@ -155,6 +245,7 @@ impl<'a> MmUse<'a> {
     /// mlock(2) (`lock`) or munlock(2) of a range of the attached mm,
     /// through the syscall entries.
     pub(crate) fn mlock(&self, start: usize, len: usize, lock: bool) -> Result {
+        self.live()?;
         // SAFETY: the syscalls act on current->mm (the attached test mm by
         // the invariant) and validate their arguments.
         let ret = unsafe { mmt_sys_mlock(start as c_ulong, len as c_ulong, lock) };
@@ -167,6 +258,7 @@ impl<'a> MmUse<'a> {
     /// madvise(2) of a range of the attached mm, through the syscall entry
     /// (`advice`: the MADV_* number).
     pub(crate) fn madvise(&self, start: usize, len: usize, advice: i32) -> Result {
+        self.live()?;
         // SAFETY: the syscall acts on current->mm (the attached test mm by
         // the invariant) and validates its arguments.
         let ret = unsafe { mmt_sys_madvise(start as c_ulong, len as c_ulong, advice) };
@@ -179,6 +271,7 @@ impl<'a> MmUse<'a> {
     /// mprotect(2) of a range of the attached mm to PROT_READ (`!writable`)
     /// or PROT_READ|PROT_WRITE, through the syscall entry.
     pub(crate) fn mprotect(&self, start: usize, len: usize, writable: bool) -> Result {
+        self.live()?;
         const PROT_READ: c_ulong = 1;
         const PROT_WRITE: c_ulong = 2;
         let prot = if writable {
@@ -219,6 +312,7 @@ impl<'a> MmUse<'a> {
 
     /// `munmap(addr, len)` in the attached mm.
     pub(crate) fn munmap(&self, addr: usize, len: usize) -> Result {
+        self.live()?;
         // SAFETY: unmapping a range of current->mm (the test mm) has no
         // memory-safety preconditions for the caller.
         let ret = unsafe { bindings::vm_munmap(addr as c_ulong, len) };
@@ -230,6 +324,7 @@ impl<'a> MmUse<'a> {
 
     /// `copy_to_user()` into the attached mm (faults pages in as needed).
     pub(crate) fn write(&self, addr: usize, data: &[u8]) -> Result {
+        self.live()?;
         UserSlice::new(UserPtr::from_addr(addr), data.len())
             .writer()
             .write_slice(data)
@@ -237,6 +332,7 @@ impl<'a> MmUse<'a> {
 
     /// `copy_from_user()` from the attached mm.
     pub(crate) fn read(&self, addr: usize, out: &mut [u8]) -> Result {
+        self.live()?;
         UserSlice::new(UserPtr::from_addr(addr), out.len())
             .reader()
             .read_slice(out)

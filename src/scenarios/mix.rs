@@ -65,11 +65,13 @@ use crate::ffi::{
 };
 use core::fmt::Write;
 use kernel::{
-    new_mutex,
+    mm::MmWithUser,
+    new_mutex, new_spinlock,
     prelude::*,
     sync::{
+        aref::ARef,
         atomic::{Acquire, Atomic, Relaxed, Release},
-        Mutex,
+        Mutex, SpinLock,
     },
     time::{delay::fsleep, Delta, Instant, Monotonic},
 };
@@ -83,8 +85,8 @@ crate::scenario_params! {
         park: 1, 0..=1, "moves park at move_page_tables() (meet a migration, or a random hold)";
         hold_us: 3000, 0..=1_000_000, "max random park hold";
         workers: 3, 2..=MAX_WORKERS as u64, "the mover and workers-1 churners";
-        weights: 0x11_1111_1111, 0..=0xff_ffff_ffff, "layout op weights, hex digit i = op i (0: off)";
-        churn_weights: 0x111_1111, 0..=0xfff_ffff, "churn op weights, hex digit i = op 10+i (0: off)";
+        weights: 0x1111_1112_1122_1132, 0..=u64::MAX, "layout op weights, hex digit i = op i (0: off)";
+        churn_weights: 0x11_1111_2111, 0..=0xff_ffff_ffff, "churn op weights, hex digit i = op 16+i (0: off)";
     }
 }
 
@@ -138,6 +140,30 @@ const OPS: &[OpDesc] = &[
         layout: true,
     },
     OpDesc {
+        name: "mremap_dontunmap",
+        layout: true,
+    },
+    OpDesc {
+        name: "mremap_resize",
+        layout: true,
+    },
+    OpDesc {
+        name: "madv_hugepage",
+        layout: true,
+    },
+    OpDesc {
+        name: "mlock_onfault",
+        layout: true,
+    },
+    OpDesc {
+        name: "punch_shared",
+        layout: true,
+    },
+    OpDesc {
+        name: "mm_teardown",
+        layout: true,
+    },
+    OpDesc {
         name: "migrate",
         layout: false,
     },
@@ -165,9 +191,21 @@ const OPS: &[OpDesc] = &[
         name: "migrate_misplaced",
         layout: false,
     },
+    OpDesc {
+        name: "madv_pageout",
+        layout: false,
+    },
+    OpDesc {
+        name: "punch_hole",
+        layout: false,
+    },
+    OpDesc {
+        name: "split",
+        layout: false,
+    },
 ];
 
-const NOPS: usize = 17;
+const NOPS: usize = 26;
 const ALL_OPS: u64 = (1 << NOPS) - 1;
 const _: () = assert!(OPS.len() == NOPS);
 // The op table lists the layout ops first (`weights=` covers them).
@@ -189,16 +227,28 @@ const OP_REMAP: usize = 6;
 const OP_TRUNCATE: usize = 7;
 const OP_STACK: usize = 8;
 const OP_COLLAPSE: usize = 9;
-const OP_MIGRATE: usize = 10;
-const OP_MIGRATE_MM: usize = 11;
-const OP_PROBE: usize = 12;
-const OP_PIN: usize = 13;
-const OP_ISOLATE: usize = 14;
-const OP_COLD: usize = 15;
-const OP_MISPLACED: usize = 16;
+const OP_DONTUNMAP: usize = 10;
+const OP_RESIZE: usize = 11;
+const OP_HUGEPAGE: usize = 12;
+const OP_ONFAULT: usize = 13;
+const OP_PUNCH_SHARED: usize = 14;
+const OP_TEARDOWN: usize = 15;
+const OP_MIGRATE: usize = 16;
+const OP_MIGRATE_MM: usize = 17;
+const OP_PROBE: usize = 18;
+const OP_PIN: usize = 19;
+const OP_ISOLATE: usize = 20;
+const OP_COLD: usize = 21;
+const OP_MISPLACED: usize = 22;
+const OP_PAGEOUT: usize = 23;
+const OP_PUNCH: usize = 24;
+const OP_SPLIT: usize = 25;
 
 const MADV_COLD: i32 = 20;
+const MADV_PAGEOUT: i32 = 21;
 const MADV_DONTNEED: i32 = 4;
+const MADV_HUGEPAGE: i32 = 14;
+const MADV_NOHUGEPAGE: i32 = 15;
 const MADV_COLLAPSE: i32 = 25;
 
 const MOVER: usize = 0;
@@ -208,7 +258,7 @@ const ROLES: &[&str] = &["mover", "churn", "churn", "churn", "churn", "churn"];
 const _: () = assert!(ROLES.len() == MAX_WORKERS);
 /// Layout ops are 0..NLAYOUT, churn ops NLAYOUT..NOPS (one hex digit of
 /// `weights=` / `churn_weights=` each).
-const NLAYOUT: usize = 10;
+const NLAYOUT: usize = 16;
 
 /// Ops logged per worker.
 const RING: usize = 32;
@@ -228,6 +278,12 @@ const SLOT: usize = 16 << 20;
 /// The stack is recreated below this top and shifted down.
 const STACK_TOP: usize = 0x6000_0000_0000;
 const STACK_PAGES: usize = 32;
+/// The two mappings of the shared file.
+const SHARED_A: usize = 0x5200_0000_0000;
+const SHARED_B: usize = SHARED_A + SLOT;
+/// Where `mm_teardown`'s second mm has its range, and how many pages.
+const SECOND_BASE: usize = 0x5300_0000_0000;
+const SECOND_PAGES: usize = 64;
 const HPAGE: usize = 2 << 20;
 
 /// How long a mover waits for a churner to meet its move, and a churner
@@ -246,7 +302,13 @@ enum Kind {
     Cow,
     /// exec's temporary stack, shifted down.
     Stack,
+    /// One shmem file mapped MAP_SHARED twice (`lower`, `upper`): each
+    /// page is the page cache's, mapped in neither, one or both.
+    Shared,
 }
+
+/// `mm_teardown`'s second mm and the address of its range.
+type Second = (ARef<MmWithUser>, usize);
 
 /// A range as the churners see it: published addresses, lock-free.
 struct Shared {
@@ -266,6 +328,8 @@ struct RangeModel {
     /// One state per page (lower half first for Anon).
     pages: KVec<u64>,
     locked: bool,
+    /// Locked by mlock2(MLOCK_ONFAULT): nothing populated.
+    onfault: bool,
     /// Pages that were mapped when mlock(2) locked the range, not unmapped
     /// since: their PG_mlocked is not guaranteed (see `check_range`).
     unsure: KVec<bool>,
@@ -280,6 +344,8 @@ struct Model {
     next_gen: u64,
     /// Folios a truncation unmapped, checked at the next checkpoint.
     truncated: KVec<FolioRef>,
+    /// Folios of torn-down second mms, checked at the next checkpoint.
+    orphans: KVec<FolioRef>,
     last_check: Instant<Monotonic>,
     /// The op rings were attached to the result already.
     reported: bool,
@@ -332,6 +398,11 @@ pub(crate) struct Mix {
     shared: KVec<Shared>,
     model: Pin<KBox<Mutex<Model>>>,
     file: ShmemFile,
+    /// The shared range's file.
+    sfile: ShmemFile,
+    /// `mm_teardown`'s second mm while it is announced: the mm and its
+    /// range (churners take a reference to isolate its folios).
+    second: Pin<KBox<SpinLock<Option<Second>>>>,
     park: Option<ParkPoint>,
     check: Checkpoint,
     isolated: IsolatedBaseline,
@@ -344,7 +415,7 @@ pub(crate) struct Mix {
 /// 0 of each part, pages in it). Anon: lower and upper half.
 fn parts(s: &Shared) -> [(usize, usize); 2] {
     match s.kind {
-        Kind::Anon => [
+        Kind::Anon | Kind::Shared => [
             (s.lower.load(Acquire), s.half),
             (s.upper.load(Acquire), s.half),
         ],
@@ -517,6 +588,14 @@ impl Mix {
             0 | 1 => MEET_MOVE,
             _ => MEET_DONE,
         };
+        // A move back merges (copy_vma() into the lower half's vma, seed
+        // 004's shape, where the dst vma comes first in rmap order): probe
+        // it 3 times in 4 (a quarter stays with the other kinds).
+        let merge = self.shared[r].kind == Kind::Anon && dst < src;
+        let kind = match merge && kind != MEET_PROBE && self.enabled(OP_PROBE) {
+            true if w.rng.below(3) != 0 => MEET_PROBE,
+            _ => kind,
+        };
         self.meet.src.store(src, Relaxed);
         self.meet.dst.store(dst, Relaxed);
         self.meet.len.store(len, Relaxed);
@@ -564,14 +643,16 @@ impl Mix {
     }
 
     /// mremap of range `r`'s upper half away (`away`) or back home, where
-    /// copy_vma() merges it into the lower half's vma.
+    /// copy_vma() merges it into the lower half's vma. `dontunmap` (away
+    /// only): MREMAP_DONTUNMAP, the old place stays mapped, empty (the move
+    /// back replaces it: MREMAP_FIXED unmaps what is at its destination).
     fn op_move_upper(
         &self,
         w: &mut WorkerCtx<'_>,
         mm: &MmUse<'_>,
         m: &mut Model,
         r: usize,
-        away: bool,
+        (away, dontunmap): (bool, bool),
     ) -> Result {
         let s = &self.shared[r];
         if m.ranges[r].away == away || (away && s.lower.load(Relaxed) == 0) {
@@ -584,8 +665,9 @@ impl Mix {
         };
         let src = s.upper.load(Relaxed);
         Self::seq_begin(s);
-        let res = self.parked_move(w, mm, r, (src, dst, len), |mm| {
-            mm.mremap_fixed(src, len, dst)
+        let res = self.parked_move(w, mm, r, (src, dst, len), |mm| match dontunmap {
+            true => mm.mremap_dontunmap(src, len, dst),
+            false => mm.mremap_fixed(src, len, dst),
         });
         if res.is_ok() {
             s.upper.store(dst, Release);
@@ -679,15 +761,13 @@ impl Mix {
                     continue;
                 }
             }
+            // The shared file's page: through either of its mappings.
+            let addr = match (s.kind, w.rng.below(2)) {
+                (Kind::Shared, 1) => s.upper.load(Relaxed) + i * PAGE_SIZE,
+                _ => self.page_addr(r, i),
+            };
             let g = Self::new_gen(m);
-            res = checkers::write_pattern(
-                mm,
-                &mut w.buf,
-                self.page_addr(r, i),
-                self.seed,
-                r * ID_STRIDE + i,
-                g,
-            );
+            res = checkers::write_pattern(mm, &mut w.buf, addr, self.seed, r * ID_STRIDE + i, g);
             if res.is_err() {
                 break;
             }
@@ -750,13 +830,19 @@ impl Mix {
         res
     }
 
-    /// mlock/munlock of range `r` (both halves, wherever they are).
+    /// mlock/munlock of range `r` (both halves, wherever they are). A range
+    /// locked by mlock2(MLOCK_ONFAULT) is, half the time, locked again by
+    /// mlock(2) (populated; its vmas were VM_LOCKED already, so
+    /// mlock_fixup() must not walk them again: "mlocking twice would be
+    /// wrong", the mlock-count check), else unlocked.
     fn op_lock(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
         let s = &self.shared[r];
         if s.kind != Kind::Anon || m.ranges[r].ro.is_some() || s.lower.load(Relaxed) == 0 {
             return Err(EAGAIN);
         }
-        let lock = !m.ranges[r].locked;
+        let rm = &m.ranges[r];
+        let lock = !rm.locked || (rm.onfault && w.rng.below(2) == 0);
+        let relock = rm.locked && lock;
         // Met: the migration is let go as mlock(2) starts, so its
         // remove_migration_ptes() runs while mlock_vma_pages_range() walks
         // the range (VM_LOCKED already set: mlock_vma_folio() must leave
@@ -776,10 +862,13 @@ impl Mix {
         if res.is_ok() {
             let rm = &mut m.ranges[r];
             rm.locked = lock;
-            if lock {
+            rm.onfault = false;
+            if lock && !relock {
                 for (u, p) in rm.unsure.iter_mut().zip(rm.pages.iter()) {
                     *u = *p != ABSENT;
                 }
+            }
+            if lock {
                 // mlock populates: absent pages are zero-filled now.
                 for p in rm.pages.iter_mut().filter(|p| **p == ABSENT) {
                     *p = ZERO;
@@ -830,11 +919,19 @@ impl Mix {
                 mm.munmap(addr, n * PAGE_SIZE)?;
             }
         }
+        if s.kind == Kind::Anon {
+            // What an MREMAP_DONTUNMAP left at the upper half's home.
+            mm.munmap(Self::anon_home(r), 2 * s.half * PAGE_SIZE)?;
+        }
         s.lower.store(0, Release);
         s.upper.store(0, Release);
         let rm = &mut m.ranges[r];
-        for p in rm.pages.iter_mut() {
-            *p = ABSENT;
+        rm.onfault = false;
+        if s.kind != Kind::Shared {
+            // (The shared file keeps its data: only the ptes go.)
+            for p in rm.pages.iter_mut() {
+                *p = ABSENT;
+            }
         }
         for u in rm.unsure.iter_mut() {
             *u = false;
@@ -861,6 +958,13 @@ impl Mix {
                 s.lower.store(got, Release);
             }
             Kind::Stack => {}
+            Kind::Shared => {
+                let len = s.half * PAGE_SIZE;
+                mm.mmap_file_shared_at(&self.sfile, SHARED_A, len)?;
+                mm.mmap_file_shared_at(&self.sfile, SHARED_B, len)?;
+                s.upper.store(SHARED_B, Release);
+                s.lower.store(SHARED_A, Release);
+            }
         }
         Ok(())
     }
@@ -974,6 +1078,157 @@ impl Mix {
         res
     }
 
+    /// mremap() shrinks range `r`'s upper half by a random tail, then grows
+    /// it back in place: the tail's pages are unmapped (do_vmi_munmap, maybe
+    /// met by a churner's migration of the range); the regrown part of a
+    /// VM_LOCKED range is populated (zero-filled), unless MLOCK_ONFAULT.
+    fn op_resize(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        let upper = s.upper.load(Relaxed);
+        if s.kind != Kind::Anon || upper == 0 {
+            return Err(EAGAIN);
+        }
+        let len = s.half * PAGE_SIZE;
+        let k = 1 + w.rng.below(s.half as u64 - 1) as usize;
+        let met = self.maybe_meet(w, r);
+        Self::seq_begin(s);
+        let mut res = mm.mremap_resize(upper, len, len - k * PAGE_SIZE);
+        if res.is_ok() {
+            let rm = &mut m.ranges[r];
+            let tail = 2 * s.half - k..2 * s.half;
+            for p in &mut rm.pages[tail.clone()] {
+                *p = ABSENT;
+            }
+            for u in &mut rm.unsure[tail.clone()] {
+                *u = false;
+            }
+            // A failure here leaves the range short: the mover remaps it.
+            res = mm.mremap_resize(upper, len - k * PAGE_SIZE, len);
+            if res.is_ok() && rm.locked && !rm.onfault {
+                for p in &mut rm.pages[tail] {
+                    *p = ZERO;
+                }
+            }
+        }
+        Self::seq_end(s);
+        self.end_meet(w, met);
+        res
+    }
+
+    /// MADV_HUGEPAGE or MADV_NOHUGEPAGE on both halves of range 0 (the
+    /// THP-sized one): vma flags only, content preserved; on the mover
+    /// because it splits and merges the vmas its mremaps move.
+    fn op_hugepage(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, r: usize) -> Result {
+        let s = &self.shared[r];
+        if s.kind != Kind::Anon || s.lower.load(Relaxed) == 0 {
+            return Err(EAGAIN);
+        }
+        let advice = match w.rng.below(2) {
+            0 => MADV_HUGEPAGE,
+            _ => MADV_NOHUGEPAGE,
+        };
+        for (addr, n) in parts(s) {
+            if addr != 0 {
+                mm.madvise(addr, n * PAGE_SIZE, advice)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// mlock2(MLOCK_ONFAULT) of an anon range: VM_LOCKED, present pages
+    /// mlocked by the walk, absent pages stay absent and are mlocked when a
+    /// write faults them in (munlock: `mlock_toggle`). A range mlock(2)
+    /// locked only becomes VM_LOCKONFAULT (no second walk: see `op_lock`).
+    fn op_onfault(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        if s.kind != Kind::Anon
+            || m.ranges[r].onfault
+            || m.ranges[r].ro.is_some()
+            || s.lower.load(Relaxed) == 0
+        {
+            return Err(EAGAIN);
+        }
+        let relock = m.ranges[r].locked;
+        let met = self.maybe_meet(w, r);
+        self.end_meet(w, met);
+        Self::seq_begin(s);
+        let mut res = Ok(());
+        for (addr, n) in parts(s) {
+            res = mm.mlock_onfault(addr, n * PAGE_SIZE);
+            if res.is_err() {
+                break;
+            }
+        }
+        if res.is_ok() {
+            let rm = &mut m.ranges[r];
+            rm.locked = true;
+            rm.onfault = true;
+            if !relock {
+                for (u, p) in rm.unsure.iter_mut().zip(rm.pages.iter()) {
+                    *u = *p != ABSENT;
+                }
+            }
+        }
+        Self::seq_end(s);
+        res
+    }
+
+    /// fallocate(PUNCH_HOLE) of a random run of the shared file: its pages
+    /// are unmapped from both mappings and freed; they read as zeroes now
+    /// (the model's absent). Half the time met by a churner's migration of
+    /// the range (the punch waits for the folio locks migration holds).
+    fn op_punch_shared(&self, w: &mut WorkerCtx<'_>, m: &mut Model, r: usize) -> Result {
+        let s = &self.shared[r];
+        let (_, first, n) = self.random_run(w, r, 64);
+        let met = self.maybe_meet(w, r);
+        Self::seq_begin(s);
+        let res = self.sfile.punch_hole(first * PAGE_SIZE, n * PAGE_SIZE);
+        if res.is_ok() {
+            for p in &mut m.ranges[r].pages[first..first + n] {
+                *p = ABSENT;
+            }
+        }
+        Self::seq_end(s);
+        self.end_meet(w, met);
+        res
+    }
+
+    /// A second mm is made, an anon range of it written, then announced;
+    /// the churner that meets it isolates its folios, drops its mm
+    /// reference and starts migrating them, and after `k` are unmapped the
+    /// mover drops the last reference: exit_mmap() tears the whole mm down
+    /// (its anon_vmas with it) while the churner's migration still holds
+    /// the rest isolated and unmapped (seed 003's race, through exit). Its
+    /// folios must all be released by the next checkpoint.
+    fn op_teardown(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model) -> Result {
+        let mm2 = ffi::mm_create()?;
+        let (seed, buf) = (self.seed, &mut w.buf);
+        let base = mm.with_other(&mm2, |o| -> Result<usize> {
+            let base = o.mmap_anon(SECOND_BASE, SECOND_PAGES * PAGE_SIZE)?;
+            for i in 0..SECOND_PAGES {
+                checkers::write_pattern(o, buf, base + i * PAGE_SIZE, seed, i, 1)?;
+            }
+            Ok(base)
+        })??;
+        let kept = checkers::mapped_folios(&mm2, base, SECOND_PAGES)?;
+        // (Nothing is in the slot: the old value, dropped here, is None;
+        // an mm is never dropped under the spinlock.)
+        let old = self.second.lock().replace((mm2.clone(), base));
+        drop(old);
+        let met = self.announce(w, self.shared.len(), MEET_DONE);
+        let slot = self.second.lock().take();
+        drop(slot);
+        // The last reference, unless the churner still holds its own.
+        drop(mm2);
+        self.end_meet(w, met);
+        for f in kept {
+            if m.orphans.len() < 4096 {
+                m.orphans.push(f, GFP_KERNEL)?;
+            }
+        }
+        Ok(())
+    }
+
     fn mover(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
         let due = {
             let m = self.model.lock();
@@ -988,18 +1243,31 @@ impl Mix {
         };
         let cow = self.params.ranges as usize;
         let stack = cow + 1;
+        let shared = stack + 1;
         let r = match op {
             OP_TRUNCATE => cow,
             OP_STACK => stack,
-            OP_COLLAPSE => 0,
-            OP_WRITE | OP_REMAP => w.rng.below(stack as u64) as usize,
+            OP_PUNCH_SHARED => shared,
+            OP_TEARDOWN => shared + 1,
+            OP_COLLAPSE | OP_HUGEPAGE => 0,
+            // Anon, COW or shared.
+            OP_WRITE | OP_REMAP => match w.rng.below(shared as u64) as usize {
+                r if r == stack => shared,
+                r => r,
+            },
             _ => w.rng.below(cow as u64) as usize,
         };
         let mut guard = self.model.lock();
         let m = &mut *guard;
         let res = match op {
-            OP_AWAY => self.op_move_upper(w, mm, m, r, true),
-            OP_BACK => self.op_move_upper(w, mm, m, r, false),
+            OP_AWAY => self.op_move_upper(w, mm, m, r, (true, false)),
+            OP_BACK => self.op_move_upper(w, mm, m, r, (false, false)),
+            OP_DONTUNMAP => self.op_move_upper(w, mm, m, r, (true, true)),
+            OP_RESIZE => self.op_resize(w, mm, m, r),
+            OP_HUGEPAGE => self.op_hugepage(w, mm, r),
+            OP_ONFAULT => self.op_onfault(w, mm, m, r),
+            OP_PUNCH_SHARED => self.op_punch_shared(w, m, r),
+            OP_TEARDOWN => self.op_teardown(w, mm, m),
             OP_DONTNEED => self.op_dontneed(w, mm, m, r),
             OP_WRITE => self.op_write(w, mm, m, r),
             OP_PROTECT => self.op_protect(w, mm, m, r),
@@ -1016,9 +1284,10 @@ impl Mix {
             return Ok(());
         }
         self.log(w, op, r, 0, &res);
-        if res.is_err() && matches!(op, OP_LOCK | OP_PROTECT | OP_REMAP) {
+        if res.is_err() && matches!(op, OP_LOCK | OP_ONFAULT | OP_PROTECT | OP_REMAP | OP_RESIZE) {
             // mlock/mprotect work vma by vma: one that failed half-way may
-            // leave a range the model cannot describe, so it is remapped
+            // leave a range the model cannot describe (so may a resize
+            // that shrank and did not grow back), so it is remapped
             // (an error here ends the run). The other ops leave the model
             // exact when they fail (a failed write did not update its
             // page, mremap and MADV_COLLAPSE undo themselves).
@@ -1076,6 +1345,46 @@ impl Mix {
         drop(lists);
         run.count(Counter::Migrated, ok);
         run.count(Counter::MigrateFailed, isolated.saturating_sub(ok));
+        Ok(())
+    }
+
+    /// Meets `mm_teardown`: isolates the second mm's folios, drops the mm
+    /// reference, and migrates them so that the mover's last mmput()
+    /// (exit_mmap) runs once `k` of them are unmapped.
+    fn migrate_second(&self, w: &mut WorkerCtx<'_>) -> Result {
+        let epoch = self.meet.epoch.load(Acquire);
+        if epoch == 0 || self.meet.claimed.xchg(epoch, Relaxed) == epoch {
+            return Err(EAGAIN);
+        }
+        let got = self.second.lock().clone();
+        let Some((mm2, base)) = got else {
+            self.meet.go.store(epoch | NOT_MET, Release);
+            return Err(EAGAIN);
+        };
+        ffi::lru_add_drain_all();
+        let mut list = IsolatedList::new()?;
+        let mut isolated = 0u64;
+        {
+            let guard = mm2.mmap_read_lock();
+            checkers::scan_ptes(&mm2, &guard, base, SECOND_PAGES, |_, _, l| {
+                if let Some(f) = &l.folio {
+                    isolated += u64::from(list.isolate(f));
+                }
+            });
+        }
+        drop(mm2);
+        w.run.count(Counter::Isolated, isolated);
+        let to = w.rng.below(2) as i32;
+        let ok = self.migrate_meeting(w, &mut list, isolated, epoch, to);
+        if self.meet.go.load(Acquire) != epoch {
+            self.meet.go.store(epoch | NOT_MET, Release);
+        }
+        drop(list);
+        w.run.count(Counter::Migrated, u64::from(ok));
+        w.run.count(
+            Counter::MigrateFailed,
+            isolated.saturating_sub(u64::from(ok)),
+        );
         Ok(())
     }
 
@@ -1179,19 +1488,27 @@ impl Mix {
             self.meet.dst.load(Relaxed),
             self.meet.len.load(Relaxed),
         );
-        let i = w.rng.below((len / PAGE_SIZE).max(1) as u64) as usize;
-        let addr = src + i * PAGE_SIZE;
-        let (folio, page_pfn) = {
+        // The first mapped page from a random one on (wrapping): most of a
+        // range may be absent (DONTNEED, resize), and a random page alone
+        // left most probes unmet.
+        let npages = (len / PAGE_SIZE).max(1);
+        let start = w.rng.below(npages as u64) as usize;
+        let found = {
             let guard = mm.mm().mmap_read_lock();
-            let l = ffi::pte_lookup(mm.mm(), &guard, addr, true);
-            match (l.folio, l.state) {
-                (Some(f), PteState::Present { pfn, .. }) => (f, pfn),
-                _ => {
-                    self.meet.go.store(epoch | NOT_MET, Release);
-                    return Err(ENOENT);
+            (0..npages).find_map(|k| {
+                let i = (start + k) % npages;
+                let l = ffi::pte_lookup(mm.mm(), &guard, src + i * PAGE_SIZE, true);
+                match (l.folio, l.state) {
+                    (Some(f), PteState::Present { pfn, .. }) => Some((i, f, pfn)),
+                    _ => None,
                 }
-            }
+            })
         };
+        let Some((i, folio, page_pfn)) = found else {
+            self.meet.go.store(epoch | NOT_MET, Release);
+            return Err(ENOENT);
+        };
+        let addr = src + i * PAGE_SIZE;
         // rmap_walk visits a large folio at its first page's address.
         let pfn = folio.info().pfn;
         let dst_head = dst + i * PAGE_SIZE - page_pfn.saturating_sub(pfn) * PAGE_SIZE;
@@ -1378,6 +1695,13 @@ impl Mix {
                 return Ok(());
             }
         }
+        if meet == self.shared.len() + 1 {
+            let res = self.migrate_second(w);
+            if res != Err(EAGAIN) {
+                self.log(w, OP_MIGRATE, meet - 1, 2, &res);
+            }
+            return Ok(());
+        }
         let (op, r) = if meet != 0 && !probe && self.enabled(OP_MIGRATE) {
             (OP_MIGRATE, meet - 1)
         } else {
@@ -1401,12 +1725,55 @@ impl Mix {
                 mm.madvise(addr, n * PAGE_SIZE, MADV_COLD)
             }
             OP_MISPLACED => self.op_misplaced(w, mm, r),
+            OP_PAGEOUT => {
+                // No swap here: reclaim isolates and puts the anon folios
+                // back (EINVAL on a VM_LOCKED range).
+                let (addr, _, n) = self.random_run(w, r, 64);
+                mm.madvise(addr, n * PAGE_SIZE, MADV_PAGEOUT)
+            }
+            OP_PUNCH => self.op_punch(w),
+            OP_SPLIT => self.op_split(w, mm),
             _ => Err(EAGAIN),
         };
         if res != Err(EAGAIN) {
             self.log(w, op, r, 0, &res);
         }
         Ok(())
+    }
+
+    /// fallocate(PUNCH_HOLE) of a random part of the COW range's file:
+    /// shmem_fallocate() unmaps the file's pages from every mapping but
+    /// keeps private COW copies (even_cows == 0), which is all the COW
+    /// range maps (its populate and writes break COW): nothing the model
+    /// has changes.
+    fn op_punch(&self, w: &mut WorkerCtx<'_>) -> Result {
+        let s = &self.shared[self.params.ranges as usize];
+        let first = w.rng.below(s.half as u64) as usize;
+        let n = 1 + w.rng.below((s.half - first) as u64) as usize;
+        self.file.punch_hole(first * PAGE_SIZE, n * PAGE_SIZE)
+    }
+
+    /// split_folio() of a large folio of an anon range (range 0, the THP
+    /// one, half the time): unmap (PMD split, migration entries), split,
+    /// remap, racing the others' migrations and rmap walks. EAGAIN if the
+    /// page's folio is small.
+    fn op_split(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let r = match w.rng.below(2) {
+            0 => 0,
+            _ => w.rng.below(self.params.ranges) as usize,
+        };
+        let (addr, _, _) = self.random_run(w, r, 1);
+        if addr < PAGE_SIZE {
+            return Err(EAGAIN);
+        }
+        let folio = {
+            let guard = mm.mm().mmap_read_lock();
+            ffi::pte_lookup(mm.mm(), &guard, addr, true).folio
+        };
+        match folio {
+            Some(f) if f.info().order > 0 && f.info().anon => f.lock().split(),
+            _ => Err(EAGAIN),
+        }
     }
 
     /// The NUMA-misplaced path (do_numa_page's migration) for one page.
@@ -1441,7 +1808,10 @@ impl Mix {
         ffi::lru_add_drain_all();
         let mut m = self.model.lock();
         for r in 0..self.shared.len() {
-            self.check_range(run, mm, &mut w.buf, &m, r)?;
+            match self.shared[r].kind {
+                Kind::Shared => self.check_shared(run, mm, &mut w.buf, &m, r)?,
+                _ => self.check_range(run, mm, &mut w.buf, &m, r)?,
+            }
         }
         let truncated = core::mem::replace(&mut m.truncated, KVec::new());
         for f in truncated {
@@ -1456,6 +1826,13 @@ impl Mix {
                     found: 1,
                     what: "PG_mlocked of a COW folio a truncation unmapped",
                 });
+            }
+        }
+        let orphans = core::mem::replace(&mut m.orphans, KVec::new());
+        for f in orphans {
+            run.count(Counter::Checks, 1);
+            if let Some(vi) = checkers::check_folio_released(&f) {
+                run.violation(vi);
             }
         }
         self.isolated.check(run, 500);
@@ -1656,6 +2033,162 @@ impl Mix {
     }
 }
 
+impl Mix {
+    /// The shared range: each file page is mapped (present pte) in none,
+    /// one or both of its mappings, as faults happened; wherever it is
+    /// mapped, it is the same page, never a migration entry; its folio's
+    /// mapcount is the number of those ptes, and rmap_walk finds exactly
+    /// them; it is not PG_mlocked (no VM_LOCKED mapping); read through the
+    /// first mapping, it holds the model's data (absent: zeroes).
+    fn check_shared(
+        &self,
+        run: &RunShared,
+        mm: &MmUse<'_>,
+        buf: &mut [u8],
+        m: &Model,
+        r: usize,
+    ) -> Result {
+        let s = &self.shared[r];
+        let (a, b) = (s.lower.load(Relaxed), s.upper.load(Relaxed));
+        if a == 0 || b == 0 {
+            return Ok(());
+        }
+        let me = mm.mm().as_raw() as usize;
+        for (i, &want) in m.ranges[r].pages.iter().enumerate() {
+            let (addr, baddr) = (a + i * PAGE_SIZE, b + i * PAGE_SIZE);
+            let (la, lb) = {
+                let guard = mm.mm().mmap_read_lock();
+                (
+                    ffi::pte_lookup(mm.mm(), &guard, addr, true),
+                    ffi::pte_lookup(mm.mm(), &guard, baddr, true),
+                )
+            };
+            run.count(Counter::Checks, 1);
+            let v = |invariant, at, pfn, expected, found, what| Violation {
+                invariant,
+                addr: at,
+                pfn,
+                expected,
+                found,
+                what,
+            };
+            let mut pfns = KVec::new();
+            let mut folio = None;
+            for (at, l) in [(addr, la), (baddr, lb)] {
+                match l.state {
+                    PteState::None => {}
+                    PteState::Present { pfn, .. } => {
+                        pfns.push(pfn, GFP_KERNEL)?;
+                        folio = folio.or(l.folio);
+                    }
+                    PteState::Migration { pfn, .. } => run.violation(v(
+                        Invariant::NoMigrationEntry,
+                        at,
+                        pfn,
+                        0,
+                        1,
+                        "migration entry at a checkpoint (shared file page)",
+                    )),
+                    PteState::Other => run.violation(v(
+                        Invariant::PagePresent,
+                        at,
+                        0,
+                        0,
+                        1,
+                        "non-present entry (not a migration entry) mapping a shared file page",
+                    )),
+                }
+            }
+            if let [p, q] = pfns[..] {
+                if p != q {
+                    run.violation(v(
+                        Invariant::SharedPage,
+                        baddr,
+                        q,
+                        p as u64,
+                        q as u64,
+                        "pfn the second MAP_SHARED mapping maps where the first maps another",
+                    ));
+                }
+            }
+            if let Some(f) = &folio {
+                let info = f.info();
+                let c = pfns.len() as u64;
+                if info.order == 0 && info.mapcount as u64 != c {
+                    run.violation(v(
+                        Invariant::Mapcount,
+                        addr,
+                        info.pfn,
+                        c,
+                        info.mapcount as u64,
+                        "folio_mapcount of a shared file page (its present ptes expected)",
+                    ));
+                }
+                if info.mlocked {
+                    run.violation(v(
+                        Invariant::MunlockedWhenUnmapped,
+                        addr,
+                        info.pfn,
+                        0,
+                        1,
+                        "PG_mlocked of a shared file page no VM_LOCKED vma maps",
+                    ));
+                }
+                let pages = info.pfn..info.pfn + (1 << info.order);
+                let mut found = 0u64;
+                {
+                    let lock = f.lock();
+                    lock.rmap_walk(|hit| {
+                        if matches!(hit.pte, PteState::Present { pfn, .. } if pages.contains(&pfn))
+                        {
+                            found += 1;
+                            if hit.mm != me || (hit.addr != addr && hit.addr != baddr) {
+                                found += 1 << 32;
+                            }
+                        }
+                        true
+                    });
+                }
+                if info.order == 0 && found != c {
+                    run.violation(v(
+                        Invariant::RmapMappings,
+                        addr,
+                        info.pfn,
+                        c,
+                        found,
+                        "mappings rmap_walk found of a shared file page (its present ptes expected; +2^32 per one elsewhere)",
+                    ));
+                }
+            }
+            drop(folio);
+            match want {
+                ABSENT => {
+                    mm.read(addr, buf)?;
+                    if let Some(pos) = buf.iter().position(|&x| x != 0) {
+                        run.violation(v(
+                            Invariant::DataPattern,
+                            addr,
+                            0,
+                            0,
+                            u64::from(buf[pos]),
+                            "byte of a shared file page never written since a punch (zeroes expected)",
+                        ));
+                    }
+                }
+                _ => {
+                    if let Some(vi) =
+                        checkers::check_pattern(mm, buf, addr, self.seed, r * ID_STRIDE + i, want)?
+                    {
+                        run.violation(vi);
+                    }
+                }
+            }
+            run.count(Counter::PagesVerified, 1);
+        }
+        Ok(())
+    }
+}
+
 fn run_violations(run: &RunShared) -> u64 {
     run.violations_seen()
 }
@@ -1679,12 +2212,13 @@ impl Scenario for Mix {
         let nr = params.ranges as usize;
         let mut shared = KVec::new();
         let mut ranges = KVec::new();
-        for r in 0..nr + 2 {
+        for r in 0..nr + 3 {
             let (kind, n) = match r {
                 0 => (Kind::Anon, HPAGE / PAGE_SIZE),
                 r if r < nr => (Kind::Anon, half),
                 r if r == nr => (Kind::Cow, half),
-                _ => (Kind::Stack, STACK_PAGES),
+                r if r == nr + 1 => (Kind::Stack, STACK_PAGES),
+                _ => (Kind::Shared, half),
             };
             shared.push(
                 Shared {
@@ -1707,6 +2241,7 @@ impl Scenario for Mix {
                 RangeModel {
                     pages,
                     locked: kind == Kind::Cow,
+                    onfault: false,
                     unsure,
                     ro: None,
                     away: false,
@@ -1715,6 +2250,7 @@ impl Scenario for Mix {
             )?;
         }
         let file = ShmemFile::new(half * PAGE_SIZE)?;
+        let sfile = ShmemFile::new(half * PAGE_SIZE)?;
         let park = match params.park {
             0 => None,
             _ => Some(
@@ -1733,6 +2269,7 @@ impl Scenario for Mix {
                 ranges,
                 next_gen: 0,
                 truncated: KVec::new(),
+                orphans: KVec::new(),
                 last_check: Instant::now(),
                 reported: false,
             }),
@@ -1744,6 +2281,8 @@ impl Scenario for Mix {
             shared,
             model,
             file,
+            sfile,
+            second: KBox::pin_init(new_spinlock!(None), GFP_KERNEL)?,
             park,
             check: Checkpoint::new(churners),
             isolated: IsolatedBaseline::take(),
@@ -1775,8 +2314,8 @@ impl Scenario for Mix {
         };
         {
             let mut m = this.model.lock();
-            for r in 0..nr + 1 {
-                this.remap(mm, &mut m, r)?;
+            for r in (0..nr + 3).filter(|&r| r != nr + 1) {
+                this.remap(mm, &mut m, r)?; // not the stack: op_stack makes it
             }
         }
         Ok(this)
