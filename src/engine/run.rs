@@ -134,6 +134,10 @@ pub(crate) struct RunShared {
     pub(super) failed: Atomic<bool>,
     pub(super) started: Instant<Monotonic>,
     pub(super) elapsed_ms: Atomic<u64>,
+    /// Run time (ms) when the workers were released (`NOT_YET` before).
+    pub(super) released_ms: Atomic<u64>,
+    /// Run time (ms) of the first violation (`NOT_YET` if none).
+    first_violation_ms: Atomic<u64>,
     pub(super) started_workers: Atomic<u32>,
     pub(super) go: Atomic<bool>,
     counters: [Atomic<u64>; COUNTERS],
@@ -179,6 +183,8 @@ impl RunShared {
                 failed: Atomic::new(false),
                 started: Instant::now(),
                 elapsed_ms: Atomic::new(0),
+                released_ms: Atomic::new(NOT_YET),
+                first_violation_ms: Atomic::new(NOT_YET),
                 started_workers: Atomic::new(0),
                 go: Atomic::new(false),
                 counters: [const { Atomic::new(0) }; COUNTERS],
@@ -270,6 +276,10 @@ impl RunShared {
             v
         );
         self.nr_violations.add(1, Relaxed);
+        // Only the first one sets it: a failed exchange is the expected case.
+        let _ = self
+            .first_violation_ms
+            .cmpxchg(NOT_YET, self.now_ms(), Relaxed);
         {
             let mut list = self.violations.lock();
             if list.len() < MAX_VIOLATIONS {
@@ -367,6 +377,14 @@ impl RunShared {
             self.seed,
             self.elapsed_ms()
         );
+        // Where the time went: setup (until the workers are released), the
+        // race until the first violation, and what followed it (the end of
+        // the round, the final checks, teardown) until elapsed_ms.
+        let _ = write!(out, "# timing: setup_ms=");
+        let _ = write_ms(&mut out, self.released_ms.load(Relaxed));
+        let _ = write!(out, " detected_ms=");
+        let _ = write_ms(&mut out, self.first_violation_ms.load(Relaxed));
+        let _ = writeln!(out);
         let _ = write!(out, "# reproduce: run {name}");
         let _ = self.params.write_args(&mut out, self.seed);
         let _ = writeln!(out);
@@ -434,6 +452,18 @@ impl checkers::Sink for RunShared {
             checkers::Tally::IsolateFailed => Counter::IsolateFailed,
         };
         self.count(c, n);
+    }
+}
+
+/// A run time that has not happened (yet): `released_ms` before the workers
+/// start, `first_violation_ms` of a run without one.
+pub(super) const NOT_YET: u64 = u64::MAX;
+
+/// Writes a run time in ms, or `-` for [`NOT_YET`].
+fn write_ms(out: &mut impl Write, ms: u64) -> core::fmt::Result {
+    match ms {
+        NOT_YET => out.write_str("-"),
+        ms => write!(out, "{ms}"),
     }
 }
 

@@ -14,7 +14,7 @@ use kernel::{
     prelude::*,
     str::CString,
     sync::{
-        atomic::{Acquire, Atomic, Release},
+        atomic::{Acquire, Atomic, Relaxed, Release},
         Arc,
     },
 };
@@ -105,6 +105,7 @@ fn execute_checked<S: Scenario>(run: &Arc<RunShared>, taints: &checkers::TaintWa
         }
     }
     if start_err.is_ok() {
+        run.released_ms.store(run.now_ms(), Relaxed);
         run.go.store(true, Release);
         wait_for_end(run, &workers, taints);
     }

@@ -66,6 +66,21 @@ impl WorkerCtx<'_> {
         }
         true
     }
+
+    /// [`WorkerCtx::wait_published`] for a wait that can be long (the
+    /// driving role sets a round up meanwhile): sleeps `sleep_us` between
+    /// looks instead of spinning, so that under TCG the waiting vCPU does
+    /// not take host time from the one doing the work. False if the run is
+    /// stopping.
+    pub(crate) fn wait_published_sleeping(&self, published: &Atomic<u64>, sleep_us: i64) -> bool {
+        while published.load(Acquire) <= self.iteration {
+            if self.should_stop() {
+                return false;
+            }
+            fsleep(Delta::from_micros(sleep_us));
+        }
+        true
+    }
 }
 
 /// A started worker: its thread (joined on drop) and its shared state.

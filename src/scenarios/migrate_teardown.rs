@@ -41,6 +41,12 @@ impl MigrateTeardown {
         let base = mm.mmap_anon(0, len)?;
         checkers::write_range(mm, &mut w.buf, base, self.pages, self.seed, 0, w.iteration)?;
         let (mut list, isolated) = checkers::isolate_range(run, mm, base, self.pages)?;
+        if run.should_stop() {
+            // The run ends (a violation elsewhere, e.g. the last round's
+            // KASAN report): put the folios back, leave, let it end now.
+            drop(list);
+            return mm.munmap(base, len);
+        }
         // Tear the range down when the first `k` folios are unmapped.
         let k = 1 + w.rng.below(self.pages.max(2) as u64 - 1);
         let to = (w.iteration & 1) as i32;
@@ -79,11 +85,12 @@ impl Scenario for MigrateTeardown {
 
     fn setup(run: &RunShared, _mm: &MmUse<'_>) -> Result<Self> {
         run.require_two_nodes()?;
+        let (isolated, anon_mapped) = IsolatedBaseline::take_with(Stat::AnonMapped);
         Ok(Self {
             pages: run.params.pages,
             seed: run.seed,
-            isolated: IsolatedBaseline::take(),
-            anon_mapped: Baseline::take(Stat::AnonMapped),
+            isolated,
+            anon_mapped,
         })
     }
 
