@@ -278,15 +278,15 @@ pub(crate) fn mapped_folios(
 /// the list and how many were isolated. Flushes per-cpu LRU batches first.
 pub(crate) fn isolate_range(
     run: &impl Sink,
-    mm: &MmUse<'_>,
+    mm: &MmWithUser,
     start: usize,
     n: usize,
 ) -> Result<(IsolatedList, u64)> {
     ffi::lru_add_drain_all();
     let mut list = IsolatedList::new()?;
     let mut isolated = 0u64;
-    let guard = mm.mm().mmap_read_lock();
-    scan_ptes(mm.mm(), &guard, start, n, |_, _, l| {
+    let guard = mm.mmap_read_lock();
+    scan_ptes(mm, &guard, start, n, |_, _, l| {
         if let Some(f) = &l.folio {
             if list.isolate(f) {
                 isolated += 1;

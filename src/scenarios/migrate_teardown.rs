@@ -40,7 +40,7 @@ impl MigrateTeardown {
         let len = self.pages * PAGE_SIZE;
         let base = mm.mmap_anon(0, len)?;
         checkers::write_range(mm, &mut w.buf, base, self.pages, self.seed, 0, w.iteration)?;
-        let (mut list, isolated) = checkers::isolate_range(run, mm, base, self.pages)?;
+        let (mut list, isolated) = checkers::isolate_range(run, mm.mm(), base, self.pages)?;
         if run.should_stop() {
             // The run ends (a violation elsewhere, e.g. the last round's
             // KASAN report): put the folios back, leave, let it end now.

@@ -1324,7 +1324,7 @@ impl Mix {
         let mut isolated = 0;
         for (addr, n) in parts(&self.shared[r]) {
             if addr != 0 {
-                let (list, k) = checkers::isolate_range(run, mm, addr, n)?;
+                let (list, k) = checkers::isolate_range(run, mm.mm(), addr, n)?;
                 isolated += k;
                 run.count(Counter::Isolated, k);
                 lists.push(list, GFP_KERNEL)?;
@@ -1361,17 +1361,7 @@ impl Mix {
             self.meet.go.store(epoch | NOT_MET, Release);
             return Err(EAGAIN);
         };
-        ffi::lru_add_drain_all();
-        let mut list = IsolatedList::new()?;
-        let mut isolated = 0u64;
-        {
-            let guard = mm2.mmap_read_lock();
-            checkers::scan_ptes(&mm2, &guard, base, SECOND_PAGES, |_, _, l| {
-                if let Some(f) = &l.folio {
-                    isolated += u64::from(list.isolate(f));
-                }
-            });
-        }
+        let (mut list, isolated) = checkers::isolate_range(w.run, &mm2, base, SECOND_PAGES)?;
         drop(mm2);
         w.run.count(Counter::Isolated, isolated);
         let to = w.rng.below(2) as i32;
@@ -1667,7 +1657,7 @@ impl Mix {
         if addr < PAGE_SIZE {
             return Err(EAGAIN);
         }
-        let (list, k) = checkers::isolate_range(w.run, mm, addr, n)?;
+        let (list, k) = checkers::isolate_range(w.run, mm.mm(), addr, n)?;
         w.run.count(Counter::Isolated, k);
         fsleep(Delta::from_micros(
             w.rng.below(self.params.hold_us.min(2000) + 1) as i64,

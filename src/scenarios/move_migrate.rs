@@ -316,7 +316,7 @@ impl<K: MoveKind> MoveMigrate<K> {
         }
         // Isolate before the race (as compaction does, without the
         // mmap_lock held across the migration).
-        let (mut list, isolated) = checkers::isolate_range(run, mm, src, self.pages)?;
+        let (mut list, isolated) = checkers::isolate_range(run, mm.mm(), src, self.pages)?;
         let to = (w.iteration & 1) as i32;
         if let (Mode::Park, Some(park)) = (mode, &self.park) {
             park.close(true);
