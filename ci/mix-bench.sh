@@ -3,9 +3,10 @@
 # A benchmark, not part of make check: it boots the guest once and runs
 # `run mix duration=S seed=i` for i = 1..N, one after the other.
 #
-#   ci/mix-bench.sh [--runs N] [--duration S] [--args "k=v ..."]
+#   ci/mix-bench.sh [--runs N] [--duration S] [--seed S] [--args "k=v ..."]
 #
 #   --runs N       runs, seeds 1..N (default 20)
+#   --seed S       every run uses seed S (replays one failure N times)
 #   --duration S   seconds per run (default 60)
 #   --args A       more parameters for every run (default none)
 #
@@ -19,12 +20,13 @@ set -uo pipefail
 # ----------------------------------------------------------------- guest side
 if [ "${1:-}" = --in-guest ]; then
 	shift
-	runs=20 duration=60 args=""
+	runs=20 duration=60 args="" fixed=""
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--runs) runs=$2; shift 2 ;;
 		--duration) duration=$2; shift 2 ;;
 		--args) args=$2; shift 2 ;;
+		--seed) fixed=$2; shift 2 ;;
 		*) echo "Bail out! mix-bench: unknown option $1"; exit 1 ;;
 		esac
 	done
@@ -34,7 +36,8 @@ if [ "${1:-}" = --in-guest ]; then
 	ktap_set_plan "$runs"
 	mmt_load || { echo "Bail out! the module did not load"; exit 1; }
 	pass=0 fail=0 skip=0
-	for ((i = 1; i <= runs; i++)); do
+	for ((r = 1; r <= runs; r++)); do
+		i=${fixed:-$r}
 		rc=0
 		# shellcheck disable=SC2086 # args are words
 		mmt_run mix "duration=$duration" "seed=$i" $args > /tmp/mix-bench.out 2>&1 || rc=$?
@@ -69,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--runs) runs=${2:?--runs needs a value}; gargs+=("$1" "$2"); shift 2 ;;
 	--duration) duration=${2:?--duration needs a value}; gargs+=("$1" "$2"); shift 2 ;;
 	--args) gargs+=("$1" "${2:?--args needs a value}"); shift 2 ;;
+	--seed) gargs+=("$1" "${2:?--seed needs a value}"); shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
