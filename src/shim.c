@@ -19,6 +19,7 @@
 #include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/hrtimer.h>
 #include <linux/shmem_fs.h>
 #include <linux/highmem.h>
 #include <linux/kprobes.h>
@@ -542,6 +543,44 @@ int mmt_task_set_cpu(struct task_struct *t, int cpu)
 int mmt_kthread_stop(struct task_struct *t)
 {
 	return kthread_stop_put(t);
+}
+
+/*
+ * A worker's nap: usleep_range(@us, @us + @us/4), TASK_UNINTERRUPTIBLE, one
+ * hrtimer on this CPU, except that a wake_up_process() ends it once the
+ * time is up even if the hrtimer interrupt never came. That is the
+ * watchdog's remedy for a vCPU that lost its timer interrupt
+ * (docs/findings/2026-12-01-mix-workers-never-woke.md): the woken sleeper
+ * cancels its hrtimer, which reprograms the CPU's clockevent.
+ */
+void mmt_nap_us(u64 us)
+{
+	ktime_t exp = ktime_add_us(ktime_get(), us);
+	u64 slack = (us >> 2) * NSEC_PER_USEC;
+
+	do {
+		set_current_state(TASK_UNINTERRUPTIBLE);
+	} while (schedule_hrtimeout_range(&exp, slack, HRTIMER_MODE_ABS) &&
+		 ktime_before(ktime_get(), exp));
+}
+
+/*
+ * One hrtimer sleep of @us that any wake_up_process() ends: how a nap
+ * looks when its timer interrupt is lost (the busted op that proves the
+ * watchdog's remedy).
+ */
+void mmt_sleep_until_woken_us(u64 us)
+{
+	ktime_t exp = ktime_add_us(ktime_get(), us);
+
+	set_current_state(TASK_UNINTERRUPTIBLE);
+	schedule_hrtimeout(&exp, HRTIMER_MODE_ABS);
+}
+
+/* Wake @t whatever it sleeps in (the watchdog, on an overslept nap). */
+void mmt_task_wake(struct task_struct *t)
+{
+	wake_up_process(t);
 }
 
 /* The stack of @t on the console (a stuck worker's report). */

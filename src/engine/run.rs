@@ -93,9 +93,12 @@ pub(crate) enum Counter {
     ParkEntries,
     /// Folios taken off the LRU by a scenario's isolator.
     Isolated,
+    /// Worker naps the watchdog woke because they overran their end by
+    /// [`super::worker::OVERSLEPT_MS`]: a lost timer interrupt.
+    NapKicks,
 }
 
-const COUNTERS: usize = 14;
+const COUNTERS: usize = 15;
 
 const COUNTER_NAMES: [&str; COUNTERS] = [
     "iterations",
@@ -112,6 +115,7 @@ const COUNTER_NAMES: [&str; COUNTERS] = [
     "probes",
     "park_entries",
     "isolated",
+    "nap_kicks",
 ];
 
 impl Counter {

@@ -92,6 +92,7 @@ fn execute_checked<S: Scenario>(run: &Arc<RunShared>, taints: &checkers::TaintWa
             aborted: Atomic::new(0),
             phase: Atomic::new(NEW),
             beat: Atomic::new(run.now_ms()),
+            nap_end: Atomic::new(0),
         };
         let w = Arc::new(w, GFP_KERNEL)?;
         let cpu = nth_cpu(&run.params.cpus, role);

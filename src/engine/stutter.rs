@@ -7,7 +7,7 @@
 use super::worker::WorkerCtx;
 use kernel::{
     sync::atomic::{Acquire, Atomic, Relaxed, Release},
-    time::{delay::fsleep, Delta, Instant, Monotonic},
+    time::{Delta, Instant, Monotonic},
 };
 
 /// A checkpoint barrier between one checker and `others` workers.
@@ -61,7 +61,7 @@ impl Checkpoint {
         }
         self.parked.fetch_add(1, Release);
         while self.want.load(Acquire) && !w.should_stop() {
-            fsleep(POLL);
+            w.nap(POLL);
         }
         self.parked.fetch_sub(1, Release);
         !w.should_stop()
@@ -79,7 +79,7 @@ impl Checkpoint {
             if w.should_stop() || t0.elapsed().as_millis() as u64 >= timeout_ms {
                 return None;
             }
-            fsleep(POLL);
+            w.nap(POLL);
         }
         self.count.add(1, Relaxed);
         Some(held)

@@ -39,6 +39,8 @@ pub(crate) struct WorkerCtx<'a> {
     pub(crate) buf: KVec<u8>,
     /// This worker's progress stamp, read by the runner's watchdog.
     beat: &'a Atomic<u64>,
+    /// The end (run ms) of the nap this worker is in, 0 outside naps.
+    nap_end: &'a Atomic<u64>,
 }
 
 impl WorkerCtx<'_> {
@@ -46,6 +48,25 @@ impl WorkerCtx<'_> {
     /// the kernel under test). Every wait loop of a worker calls it.
     pub(crate) fn alive(&self) {
         self.beat.store(self.run.now_ms(), Relaxed);
+    }
+
+    /// Sleeps `d` (an hrtimer sleep, like `fsleep()`): every poll of a
+    /// worker waiting for another sleeps here. The watchdog sees the nap's
+    /// end; a nap still asleep [`OVERSLEPT_MS`] after it lost its timer
+    /// interrupt (seen under TCG: docs/findings/
+    /// 2026-12-01-mix-workers-never-woke.md), and the watchdog wakes it.
+    pub(crate) fn nap(&self, d: Delta) {
+        nap_announced(self.run, self.nap_end, d);
+    }
+
+    /// A nap whose timer interrupt is lost: announced for `d`, asleep until
+    /// the watchdog wakes it (or 10 s). The busted op that proves the
+    /// watchdog's remedy (`busted bug=8`).
+    pub(crate) fn nap_lost_timer(&self, d: Delta) {
+        self.nap_end
+            .store(self.run.now_ms() + d.as_millis_ceil() as u64, Release);
+        ffi::sleep_until_woken(10_000_000);
+        self.nap_end.store(0, Release);
     }
 
     /// [`RunShared::should_stop`] for a worker, recording progress.
@@ -77,10 +98,22 @@ impl WorkerCtx<'_> {
             if self.should_stop() {
                 return false;
             }
-            fsleep(Delta::from_micros(sleep_us));
+            self.nap(Delta::from_micros(sleep_us));
         }
         true
     }
+}
+
+/// How long past its end a nap may sleep before the watchdog wakes it. A
+/// 200 µs nap that is still asleep a second later did not get its timer
+/// interrupt: no host overload delays a TCG vCPU that long.
+pub(super) const OVERSLEPT_MS: u64 = 1000;
+
+/// A nap of `d`, its end published in `nap_end` for the watchdog.
+fn nap_announced(run: &RunShared, nap_end: &Atomic<u64>, d: Delta) {
+    nap_end.store(run.now_ms() + d.as_millis_ceil() as u64, Release);
+    ffi::nap(d.as_micros_ceil() as u64);
+    nap_end.store(0, Release);
 }
 
 /// A started worker: its thread (joined on drop) and its shared state.
@@ -105,6 +138,8 @@ pub(super) struct Worker<S: Scenario> {
     pub(super) phase: Atomic<u32>,
     /// Run time (ms) of the worker's last progress.
     pub(super) beat: Atomic<u64>,
+    /// End (run ms) of the worker's current nap, 0 outside naps.
+    pub(super) nap_end: Atomic<u64>,
 }
 
 impl<S: Scenario> Worker<S> {
@@ -120,7 +155,7 @@ impl<S: Scenario> Worker<S> {
         // Start barrier: every worker begins its loop at the same moment.
         while !run.go.load(Acquire) && !run.should_stop() {
             self.beat.store(run.now_ms(), Relaxed);
-            fsleep(Delta::from_millis(1));
+            nap_announced(run, &self.nap_end, Delta::from_millis(1));
         }
         let buf = match KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL) {
             Ok(b) => b,
@@ -137,6 +172,7 @@ impl<S: Scenario> Worker<S> {
             iteration: 0,
             buf,
             beat: &self.beat,
+            nap_end: &self.nap_end,
         };
         while !ctx.should_stop() {
             if let Err(e) = self.scenario.step(&mut ctx, &mm) {
@@ -290,6 +326,7 @@ pub(super) fn wait_for_end<S: Scenario>(
     let cpus = &run.params.cpus;
     let mut next_shuffle = t0 + shuffle_ms;
     let mut offset = 0usize;
+    let mut kicked = false;
     loop {
         let now = run.now_ms();
         if now - t0 >= duration_ms || run.should_stop() {
@@ -303,6 +340,29 @@ pub(super) fn wait_for_end<S: Scenario>(
             let idle = now.saturating_sub(w.beat.load(Relaxed));
             if w.phase.load(Acquire) == RUNNING && idle >= stall_ms {
                 report_stuck(run, thread, w.role, idle);
+            }
+            let nap_end = w.nap_end.load(Acquire);
+            // The cmpxchg both limits the kicks to one per OVERSLEPT_MS
+            // and skips a worker that just left its nap.
+            if nap_end != 0
+                && now >= nap_end + OVERSLEPT_MS
+                && w.nap_end.cmpxchg(nap_end, now, Relaxed).is_ok()
+            {
+                // Its nap's hrtimer did not fire: a wake-up ends the nap
+                // (the time is up) and its hrtimer_cancel() reprograms
+                // the CPU's clockevent. Not an mm result: counted, and
+                // the first one of a run is said on the console.
+                if !kicked {
+                    pr_warn!(
+                        "{}: worker mmt_{} still asleep {} ms after its nap ended: woken (a lost timer interrupt, not an mm result; nap_kicks in status)\n",
+                        run.desc.name,
+                        S::ROLES[w.role],
+                        now - nap_end
+                    );
+                    kicked = true;
+                }
+                thread.wake();
+                run.count(Counter::NapKicks, 1);
             }
         }
         if shuffle_ms > 0 && now >= next_shuffle && cpus.len() > 1 {

@@ -22,6 +22,9 @@ extern "C" {
     fn mmt_kthread_stop(t: *mut RawTask) -> c_int;
     fn mmt_kthread_should_stop() -> bool;
     fn mmt_task_show_stack(t: *mut RawTask);
+    fn mmt_task_wake(t: *mut RawTask);
+    fn mmt_nap_us(us: u64);
+    fn mmt_sleep_until_woken_us(us: u64);
     fn mmt_task_put(t: *mut RawTask);
     fn mmt_module_pin() -> bool;
     fn mmt_module_unpin();
@@ -114,6 +117,13 @@ impl<T: ThreadMain> Kthread<T> {
         unsafe { mmt_task_show_stack(self.task.as_ptr()) };
     }
 
+    /// Wakes the thread whatever it sleeps in (`wake_up_process()`). Only
+    /// for a thread known to be in [`nap`], where a wake-up is harmless.
+    pub(crate) fn wake(&self) {
+        // SAFETY: we hold a reference on the task.
+        unsafe { mmt_task_wake(self.task.as_ptr()) };
+    }
+
     /// Gives up on joining a thread that does not return (stuck in the
     /// kernel under test): releases the task reference without
     /// kthread_stop(). The thread must have started its function (so it owns
@@ -165,4 +175,19 @@ impl<T: ThreadMain> Drop for Kthread<T> {
 pub(crate) fn kthread_should_stop() -> bool {
     // SAFETY: only called from kthreads started by `Kthread::start`.
     unsafe { mmt_kthread_should_stop() }
+}
+
+/// Sleeps `us` µs like `fsleep()` (an hrtimer sleep on this CPU), but a
+/// [`Kthread::wake`] ends it once the time is up even if the hrtimer
+/// interrupt never came.
+pub(crate) fn nap(us: u64) {
+    // SAFETY: a plain sleep of the current task; no pointers.
+    unsafe { mmt_nap_us(us) };
+}
+
+/// One sleep of `us` µs that any wake-up ends: a [`nap`] whose timer
+/// interrupt is lost, for the busted op that proves the watchdog's remedy.
+pub(crate) fn sleep_until_woken(us: u64) {
+    // SAFETY: a plain sleep of the current task; no pointers.
+    unsafe { mmt_sleep_until_woken_us(us) };
 }

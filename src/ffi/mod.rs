@@ -46,7 +46,8 @@ pub(crate) use folio::FolioRef;
 pub(crate) use gup::PageRef;
 pub(crate) use isolate::{migrate_misplaced, IsolatedList, NewFolio};
 pub(crate) use kthread::{
-    exit_orphaned, kthread_should_stop, module_pin, module_unpin, Kthread, ThreadMain,
+    exit_orphaned, kthread_should_stop, module_pin, module_unpin, nap, sleep_until_woken, Kthread,
+    ThreadMain,
 };
 pub(crate) use mm::{mm_create, MmUse};
 pub(crate) use park::ParkPoint;

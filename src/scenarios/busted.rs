@@ -8,7 +8,7 @@
 
 use super::smoke::{Breaker, Smoke};
 use crate::checkers::{self, PAGE_SIZE};
-use crate::engine::RunShared;
+use crate::engine::{RunShared, WorkerCtx};
 use crate::ffi::{self, FolioRef, IsolatedList, MmUse, PageRef, ShmemFile};
 use kernel::{
     new_mutex,
@@ -36,6 +36,8 @@ pub(crate) struct BustedOp {
     after_final: Option<Hook>,
     /// Before the range is unmapped for the teardown check.
     before_teardown: Option<Hook>,
+    /// The migrator's nap after the second round loses its timer interrupt.
+    lost_nap: bool,
 }
 
 const fn op(name: &'static str, caught_by: &'static str) -> BustedOp {
@@ -46,6 +48,7 @@ const fn op(name: &'static str, caught_by: &'static str) -> BustedOp {
         before_final: None,
         after_final: None,
         before_teardown: None,
+        lost_nap: false,
     }
 }
 
@@ -95,12 +98,19 @@ pub(crate) static BUSTED_OPS: &[BustedOp] = &[
         round: Some(wedge),
         ..op("wedged-worker", "worker-stuck")
     },
+    // 8: not an mm bug but the guest's: the migrator's nap never gets its
+    // timer interrupt (seen under TCG). The watchdog must wake it (status
+    // `nap_kicks`) and the run must pass: no checker may fire.
+    BustedOp {
+        lost_nap: true,
+        ..op("lost-timer-interrupt", "(none: passes with nap_kicks 1)")
+    },
 ];
 
 crate::scenario_params! {
     /// `busted`'s parameter: which op.
     pub(crate) struct BustedParams {
-        bug: 0, 0..=7, "0 corrupt-word, 1 hidden-migration, 2 gup-ref-leak, 3 isolation-leak, 4 unmapped-page, 5 page-mapped-twice, 6 isolated-underflow, 7 wedged-worker";
+        bug: 0, 0..=8, "0 corrupt-word, 1 hidden-migration, 2 gup-ref-leak, 3 isolation-leak, 4 unmapped-page, 5 page-mapped-twice, 6 isolated-underflow, 7 wedged-worker, 8 lost-timer-interrupt";
     }
 }
 
@@ -137,11 +147,15 @@ impl Breaker for Busted {
         })
     }
 
-    fn after_migrate(&self, s: &Smoke<Self>, run: &RunShared, mm: &MmUse<'_>, r: u64) -> Result {
+    fn after_migrate(&self, s: &Smoke<Self>, w: &WorkerCtx<'_>, mm: &MmUse<'_>, r: u64) -> Result {
         if r != 1 || self.done.xchg(true, Relaxed) {
             return Ok(());
         }
-        self.hook(self.op.round, s, run, mm)
+        if self.op.lost_nap {
+            // A 200 µs nap whose timer interrupt never comes.
+            w.nap_lost_timer(Delta::from_micros(200));
+        }
+        self.hook(self.op.round, s, w.run, mm)
     }
 
     fn before_final(&self, s: &Smoke<Self>, run: &RunShared, mm: &MmUse<'_>) -> Result {

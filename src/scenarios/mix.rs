@@ -73,7 +73,7 @@ use kernel::{
         atomic::{Acquire, Atomic, Relaxed, Release},
         Mutex, SpinLock,
     },
-    time::{delay::fsleep, Delta, Instant, Monotonic},
+    time::{Delta, Instant, Monotonic},
 };
 
 crate::scenario_params! {
@@ -636,7 +636,7 @@ impl Mix {
                 met = (go == epoch).then_some(epoch);
                 break;
             }
-            fsleep(Delta::from_micros(100));
+            w.nap(Delta::from_micros(100));
         }
         self.meet.range.store(0, Release);
         met
@@ -1238,7 +1238,7 @@ impl Mix {
             self.checkpoint(w, mm)?;
         }
         let Some(op) = self.pick(w, true) else {
-            fsleep(Delta::from_millis(1));
+            w.nap(Delta::from_millis(1));
             return Ok(());
         };
         let cow = self.params.ranges as usize;
@@ -1408,7 +1408,7 @@ impl Mix {
                         if there {
                             break;
                         }
-                        fsleep(Delta::from_micros(50));
+                        w.nap(Delta::from_micros(50));
                     }
                 }
                 if calls <= k {
@@ -1506,7 +1506,7 @@ impl Mix {
         self.meet.go.store(epoch, Release);
         let t0 = Instant::<Monotonic>::now();
         while park.entered() == entered && t0.elapsed().as_millis() < MEET_MS * 10 {
-            fsleep(Delta::from_micros(50));
+            w.nap(Delta::from_micros(50));
         }
         let me = mm.mm().as_raw() as usize;
         let (mut found, mut visits, mut dst_first) = (0u64, 0u64, false);
@@ -1610,7 +1610,8 @@ impl Mix {
                 }
             }
         }
-        fsleep(Delta::from_micros(w.rng.below(2000) as i64));
+        let us = w.rng.below(2000) as i64;
+        w.nap(Delta::from_micros(us));
         let mut m = self.model.lock();
         if s.gen.load(Acquire) != seq {
             return Err(EAGAIN);
@@ -1659,9 +1660,8 @@ impl Mix {
         }
         let (list, k) = checkers::isolate_range(w.run, mm.mm(), addr, n)?;
         w.run.count(Counter::Isolated, k);
-        fsleep(Delta::from_micros(
-            w.rng.below(self.params.hold_us.min(2000) + 1) as i64,
-        ));
+        let us = w.rng.below(self.params.hold_us.min(2000) + 1) as i64;
+        w.nap(Delta::from_micros(us));
         drop(list);
         Ok(())
     }
@@ -1696,7 +1696,7 @@ impl Mix {
             (OP_MIGRATE, meet - 1)
         } else {
             let Some(op) = self.pick(w, false) else {
-                fsleep(Delta::from_millis(1));
+                w.nap(Delta::from_millis(1));
                 return Ok(());
             };
             (op, self.churn_range(w))

@@ -36,7 +36,7 @@ pub(crate) trait Breaker: Send + Sync + Sized + 'static {
     fn after_migrate(
         &self,
         _s: &Smoke<Self>,
-        _run: &RunShared,
+        _w: &WorkerCtx<'_>,
         _mm: &MmUse<'_>,
         _r: u64,
     ) -> Result {
@@ -166,7 +166,7 @@ impl<B: Breaker> Smoke<B> {
         } else {
             (None, Some(self.migrate_isolated(run, mm, from, to)?))
         };
-        self.breaker.after_migrate(self, run, mm, r)?;
+        self.breaker.after_migrate(self, w, mm, r)?;
         let left = self.on_node(mm, from);
         let migrated = from_before.pages.saturating_sub(left.pages);
         run.count(Counter::Migrated, migrated as u64);
