@@ -1075,3 +1075,103 @@ u64 mmt_random_u64(void)
 {
 	return get_random_u64();
 }
+
+/* ---- mlock trace: who raised or dropped a folio's mlock ---------------- */
+
+/*
+ * A debugging aid for mlock-count findings (mix's trace_mlock=1): entry
+ * kprobes on the three mlock entry points record every call (folio pfn,
+ * the caller's return address, the folio's mlock state before the call)
+ * in a ring; mmt_mlt_dump() prints a pfn range's entries. Off unless a run
+ * asks for it.
+ */
+struct mmt_mlt_ent {
+	u64 ns;
+	unsigned long pfn;
+	unsigned long caller;
+	unsigned long flags;
+	unsigned int count;
+	u8 fn;
+	u8 cpu;
+};
+
+#define MMT_MLT_N 32768
+static struct mmt_mlt_ent mmt_mlt[MMT_MLT_N];
+static atomic_t mmt_mlt_next = ATOMIC_INIT(0);
+static const char *const mmt_mlt_name[] = {
+	"mlock_folio", "munlock_folio", "mlock_new_folio",
+};
+static struct kprobe mmt_mlt_kp[ARRAY_SIZE(mmt_mlt_name)];
+
+static int mmt_mlt_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct folio *folio = (struct folio *)regs->di;
+	unsigned int i = (unsigned int)atomic_inc_return(&mmt_mlt_next) % MMT_MLT_N;
+	struct mmt_mlt_ent *e = &mmt_mlt[i];
+	unsigned long flags = READ_ONCE(folio->flags.f);
+
+	e->ns = ktime_get_ns();
+	e->pfn = folio_pfn(folio);
+	/* at a function's entry kprobe, sp points at the return address */
+	e->caller = *(unsigned long *)regs->sp;
+	e->flags = flags;
+	e->count = (flags & (1UL << PG_lru)) && (flags & (1UL << PG_unevictable)) ?
+		   READ_ONCE(folio->mlock_count) : ~0U;
+	e->fn = kp - mmt_mlt_kp;
+	e->cpu = raw_smp_processor_id();
+	return 0;
+}
+
+int mmt_mlt_start(void)
+{
+	struct kprobe *kps[ARRAY_SIZE(mmt_mlt_name)];
+	size_t i;
+
+	memset(mmt_mlt, 0, sizeof(mmt_mlt));
+	atomic_set(&mmt_mlt_next, 0);
+	for (i = 0; i < ARRAY_SIZE(mmt_mlt_name); i++) {
+		memset(&mmt_mlt_kp[i], 0, sizeof(mmt_mlt_kp[i]));
+		mmt_mlt_kp[i].symbol_name = mmt_mlt_name[i];
+		mmt_mlt_kp[i].pre_handler = mmt_mlt_pre;
+		kps[i] = &mmt_mlt_kp[i];
+	}
+	return register_kprobes(kps, ARRAY_SIZE(kps));
+}
+
+void mmt_mlt_stop(void)
+{
+	struct kprobe *kps[ARRAY_SIZE(mmt_mlt_name)];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(mmt_mlt_name); i++)
+		kps[i] = &mmt_mlt_kp[i];
+	unregister_kprobes(kps, ARRAY_SIZE(kps));
+}
+
+/* Print the last @max (at most 64) entries for pfns in [@lo, @hi), oldest first. */
+void mmt_mlt_dump(unsigned long lo, unsigned long hi, unsigned int max)
+{
+	unsigned int last = (unsigned int)atomic_read(&mmt_mlt_next);
+	unsigned int idx[64], n = 0, i;
+
+	max = min(max, 64U);
+	for (i = 0; i < MMT_MLT_N && n < max; i++) {
+		unsigned int k = (last - i) % MMT_MLT_N;
+		struct mmt_mlt_ent *e = &mmt_mlt[k];
+
+		if (e->ns && e->pfn >= lo && e->pfn < hi)
+			idx[n++] = k;
+	}
+	pr_info("mmtorture: mlock-trace of pfns %#lx-%#lx: last %u calls (%u traced)\n",
+		lo, hi, n, last);
+	while (n--) {
+		struct mmt_mlt_ent *e = &mmt_mlt[idx[n]];
+
+		pr_info("mmtorture: mlock-trace %llu.%06llu cpu%u %-15s pfn=%#lx count=%d mlocked=%d lru=%d unevictable=%d head=%d from %pS\n",
+			e->ns / NSEC_PER_SEC, (e->ns % NSEC_PER_SEC) / NSEC_PER_USEC,
+			e->cpu, mmt_mlt_name[e->fn], e->pfn, (int)e->count,
+			!!(e->flags & (1UL << PG_mlocked)), !!(e->flags & (1UL << PG_lru)),
+			!!(e->flags & (1UL << PG_unevictable)),
+			!!(e->flags & (1UL << PG_head)), (void *)e->caller);
+	}
+}

@@ -140,4 +140,8 @@ unsigned long mmt_vm_mmap_file_shared(struct file *file, unsigned long addr,
 u64 mmt_ktime_fast_ns(void);
 u64 mmt_random_u64(void);
 
+int mmt_mlt_start(void);
+void mmt_mlt_stop(void);
+void mmt_mlt_dump(unsigned long lo, unsigned long hi, unsigned int max);
+
 #endif /* MMTORTURE_SHIM_H */

@@ -36,6 +36,7 @@ mod folio;
 mod gup;
 mod isolate;
 mod kthread;
+mod mltrace;
 mod mm;
 mod park;
 mod pte;
@@ -49,6 +50,7 @@ pub(crate) use kthread::{
     exit_orphaned, kthread_should_stop, module_pin, module_unpin, nap, sleep_until_woken, Kthread,
     ThreadMain,
 };
+pub(crate) use mltrace::MlockTrace;
 pub(crate) use mm::{mm_create, MmUse};
 pub(crate) use park::ParkPoint;
 pub(crate) use pte::{pte_lookup, PteLookup, PteState};

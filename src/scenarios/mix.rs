@@ -61,7 +61,8 @@ use crate::checkers::{self, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
 use crate::compat::EOPNOTSUPP; // not in 7.2's kernel crate (src/compat.rs)
 use crate::engine::{Checkpoint, Counter, RunShared, Scenario, Text, WorkerCtx};
 use crate::ffi::{
-    self, FolioRef, IsolatedList, MmUse, NewFolio, PageRef, ParkPoint, PteState, ShmemFile,
+    self, FolioRef, IsolatedList, MlockTrace, MmUse, NewFolio, PageRef, ParkPoint, PteState,
+    ShmemFile,
 };
 use core::fmt::Write;
 use kernel::{
@@ -87,6 +88,7 @@ crate::scenario_params! {
         workers: 3, 2..=MAX_WORKERS as u64, "the mover and workers-1 churners";
         weights: 0x1111_1112_1122_1132, 0..=u64::MAX, "layout op weights, hex digit i = op i (0: off)";
         churn_weights: 0x11_1111_2111, 0..=0xff_ffff_ffff, "churn op weights, hex digit i = op 16+i (0: off)";
+        trace_mlock: 0, 0..=1, "trace mlock_folio/munlock_folio calls; print the first mlock violation's folio's last calls";
     }
 }
 
@@ -409,6 +411,9 @@ pub(crate) struct Mix {
     stats: [OpStat; NOPS],
     rings: [Ring; MAX_WORKERS],
     meet: Meet,
+    /// `trace_mlock=1`: the mlock call trace, printed once per run.
+    mltrace: Option<MlockTrace>,
+    mltrace_dumped: Atomic<bool>,
 }
 
 /// The pages of a range, for the checkers and churners: (address of page
@@ -1788,6 +1793,16 @@ impl Mix {
 // ------------------------------------------------------------- checkpoints
 
 impl Mix {
+    /// `trace_mlock=1`: the first mlock violation of the run prints its
+    /// folio's (and its 15 neighbours') last mlock calls.
+    fn dump_mlock_trace(&self, pfn: usize) {
+        if let Some(t) = &self.mltrace {
+            if !self.mltrace_dumped.xchg(true, Relaxed) {
+                t.dump(pfn & !15, 16, 64);
+            }
+        }
+    }
+
     /// Parks the churners and compares every page with the model.
     fn checkpoint(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
         let run = w.run;
@@ -1970,6 +1985,7 @@ impl Mix {
             let locked_maps = u32::from(rm.locked || s.kind == Kind::Cow);
             match info.mlock_count {
                 Some(n) if head && info.mlocked && n > locked_maps => {
+                    self.dump_mlock_trace(info.pfn);
                     run.violation(v(
                         Invariant::MlockCount,
                         info.pfn,
@@ -1992,6 +2008,7 @@ impl Mix {
                     ));
                 }
             } else if info.mlocked && s.kind == Kind::Anon {
+                self.dump_mlock_trace(info.pfn);
                 run.violation(v(
                     Invariant::MunlockedWhenUnmapped,
                     info.pfn,
@@ -2265,6 +2282,10 @@ impl Scenario for Mix {
             }),
             GFP_KERNEL,
         )?;
+        let mltrace = match params.trace_mlock {
+            0 => None,
+            _ => Some(MlockTrace::start()?),
+        };
         let this = Self {
             params,
             seed: run.seed,
@@ -2301,6 +2322,8 @@ impl Scenario for Mix {
                 dst: Atomic::new(0),
                 len: Atomic::new(0),
             },
+            mltrace,
+            mltrace_dumped: Atomic::new(false),
         };
         {
             let mut m = this.model.lock();
