@@ -6,7 +6,7 @@
 use super::{
     run::{Counter, RunShared, RunState},
     scenario::Scenario,
-    worker::{join_workers, nth_cpu, wait_for_end, Worker, NEW},
+    worker::{join_workers, nth_cpu, wait_for_end, Worker, CPU_FREE, NEW},
 };
 use crate::checkers;
 use crate::ffi::{self, Kthread, MmUse, ThreadMain};
@@ -93,6 +93,7 @@ fn execute_checked<S: Scenario>(run: &Arc<RunShared>, taints: &checkers::TaintWa
             phase: Atomic::new(NEW),
             beat: Atomic::new(run.now_ms()),
             nap_end: Atomic::new(0),
+            cpu_hold: Atomic::new(CPU_FREE),
         };
         let w = Arc::new(w, GFP_KERNEL)?;
         let cpu = nth_cpu(&run.params.cpus, role);

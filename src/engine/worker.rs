@@ -41,6 +41,8 @@ pub(crate) struct WorkerCtx<'a> {
     beat: &'a Atomic<u64>,
     /// The end (run ms) of the nap this worker is in, 0 outside naps.
     nap_end: &'a Atomic<u64>,
+    /// [`Worker::cpu_hold`].
+    cpu_hold: &'a Atomic<u32>,
 }
 
 impl WorkerCtx<'_> {
@@ -67,6 +69,22 @@ impl WorkerCtx<'_> {
             .store(self.run.now_ms() + d.as_millis_ceil() as u64, Release);
         ffi::sleep_until_woken(10_000_000);
         self.nap_end.store(0, Release);
+    }
+
+    /// Runs `f` with the CPU shuffle held off this worker: the worker stays
+    /// on its CPU for the whole of `f` (it is pinned to one CPU, and the
+    /// shuffle skips a worker that holds this). For kernel calls that must
+    /// not be migrated mid-call because the kernel under test mishandles
+    /// it: mlock(2)'s walk leaves its per-CPU mlock batch behind
+    /// (docs/findings/2026-12-02-mlock-count-overcount-stale-batch.md).
+    pub(crate) fn on_this_cpu<R>(&self, f: impl FnOnce() -> R) -> R {
+        while self.cpu_hold.cmpxchg(CPU_FREE, CPU_STAY, Full).is_err() {
+            // The shuffle is moving this worker: it lets go right after.
+            ffi::cond_resched();
+        }
+        let r = f();
+        self.cpu_hold.store(CPU_FREE, Release);
+        r
     }
 
     /// [`RunShared::should_stop`] for a worker, recording progress.
@@ -116,6 +134,12 @@ fn nap_announced(run: &RunShared, nap_end: &Atomic<u64>, d: Delta) {
     nap_end.store(0, Release);
 }
 
+/// [`Worker::cpu_hold`]: free, held by the worker (stay on this CPU), or
+/// held by the shuffle (moving the worker).
+pub(super) const CPU_FREE: u32 = 0;
+const CPU_STAY: u32 = 1;
+const CPU_MOVING: u32 = 2;
+
 /// A started worker: its thread (joined on drop) and its shared state.
 type WorkerHandle<S> = (Kthread<Worker<S>>, Arc<Worker<S>>);
 
@@ -140,6 +164,9 @@ pub(super) struct Worker<S: Scenario> {
     pub(super) beat: Atomic<u64>,
     /// End (run ms) of the worker's current nap, 0 outside naps.
     pub(super) nap_end: Atomic<u64>,
+    /// A try-lock between the worker ([`WorkerCtx::on_this_cpu`]) and the
+    /// CPU shuffle: [`CPU_FREE`], `CPU_STAY` or `CPU_MOVING`.
+    pub(super) cpu_hold: Atomic<u32>,
 }
 
 impl<S: Scenario> Worker<S> {
@@ -173,6 +200,7 @@ impl<S: Scenario> Worker<S> {
             buf,
             beat: &self.beat,
             nap_end: &self.nap_end,
+            cpu_hold: &self.cpu_hold,
         };
         while !ctx.should_stop() {
             if let Err(e) = self.scenario.step(&mut ctx, &mm) {
@@ -367,9 +395,14 @@ pub(super) fn wait_for_end<S: Scenario>(
         }
         if shuffle_ms > 0 && now >= next_shuffle && cpus.len() > 1 {
             offset += 1;
-            for (i, (thread, _)) in workers.iter().enumerate() {
+            for (i, (thread, w)) in workers.iter().enumerate() {
+                // A worker inside `on_this_cpu` stays where it is.
+                if w.cpu_hold.cmpxchg(CPU_FREE, CPU_MOVING, Full).is_err() {
+                    continue;
+                }
                 // A CPU going offline only makes the shuffle skip it.
                 let _ = thread.set_cpu(nth_cpu(cpus, i + offset));
+                w.cpu_hold.store(CPU_FREE, Release);
             }
             run.count(Counter::Shuffles, 1);
             next_shuffle = now + shuffle_ms;

@@ -88,6 +88,7 @@ crate::scenario_params! {
         workers: 3, 2..=MAX_WORKERS as u64, "the mover and workers-1 churners";
         weights: 0x1111_1112_1122_1132, 0..=u64::MAX, "layout op weights, hex digit i = op i (0: off)";
         churn_weights: 0x11_1111_2111, 0..=0xff_ffff_ffff, "churn op weights, hex digit i = op 16+i (0: off)";
+        shuffle_mlock: 0, 0..=1, "let the CPU shuffle move the mover inside mlock(2)/munlock(2) (7.3.4 then overcounts mlock_count: docs/findings)";
         trace_mlock: 0, 0..=1, "trace mlock_folio/munlock_folio calls; print the first mlock violation's folio's last calls";
     }
 }
@@ -855,13 +856,11 @@ impl Mix {
         let met = self.maybe_meet(w, r);
         self.end_meet(w, met);
         Self::seq_begin(s);
-        let mut res = Ok(());
-        for (addr, n) in parts(s) {
-            res = mm.mlock(addr, n * PAGE_SIZE, lock);
-            if res.is_err() {
-                break;
-            }
-        }
+        let res = self.mlock_cpu(w, || {
+            parts(s)
+                .iter()
+                .try_for_each(|&(addr, n)| mm.mlock(addr, n * PAGE_SIZE, lock))
+        });
         // On failure the mover remaps the range (the model cannot say
         // what a partial mlock populated).
         if res.is_ok() {
@@ -882,6 +881,18 @@ impl Mix {
         }
         Self::seq_end(s);
         res
+    }
+
+    /// Runs an mlock(2)/munlock(2)/mlock2(2) call: unless
+    /// `shuffle_mlock=1`, with the CPU shuffle held off the mover. Moving
+    /// it mid-call makes 7.3.4 overcount mlock_count (a kernel bug:
+    /// docs/findings/2026-12-02-mlock-count-overcount-stale-batch.md);
+    /// `shuffle_mlock=1` reproduces it.
+    fn mlock_cpu(&self, w: &WorkerCtx<'_>, f: impl FnOnce() -> Result) -> Result {
+        match self.params.shuffle_mlock {
+            0 => w.on_this_cpu(f),
+            _ => f(),
+        }
     }
 
     /// munmap + fresh mmap of range `r` (its anon_vma goes away: the last
@@ -1157,13 +1168,11 @@ impl Mix {
         let met = self.maybe_meet(w, r);
         self.end_meet(w, met);
         Self::seq_begin(s);
-        let mut res = Ok(());
-        for (addr, n) in parts(s) {
-            res = mm.mlock_onfault(addr, n * PAGE_SIZE);
-            if res.is_err() {
-                break;
-            }
-        }
+        let res = self.mlock_cpu(w, || {
+            parts(s)
+                .iter()
+                .try_for_each(|&(addr, n)| mm.mlock_onfault(addr, n * PAGE_SIZE))
+        });
         if res.is_ok() {
             let rm = &mut m.ranges[r];
             rm.locked = true;
