@@ -368,6 +368,33 @@ zoo_tree() {
 	echo "$t"
 }
 
+# counted_log RUNFILE LOG: the console log of the boot that counted.
+# qemu/run.sh reboots after an unclean early boot and logs each retry as
+# LOG-retryN.log (its guest output as LOG-retryN.log.out); its last line
+# names the log that counted ("PASS (log: X)" or "FAIL: status N (log: X)"),
+# as ci/zoo.sh reads it. RUNFILE holds qemu/run.sh's stdout and stderr. LOG
+# itself when no such line is there (a setup error) or it names no file.
+counted_log() {
+	local f
+	f=$(sed -n 's/^\[mmtorture [0-9:]*\] \(PASS\|FAIL: status [0-9]*\) (log: \(.*\))$/\2/p' "$1" | tail -n 1)
+	if [ -n "$f" ] && [ -f "$f" ]; then echo "$f"; else echo "$2"; fi
+}
+
+# peer_rows NAME STATUS RUNFILE LOG: the results.tsv rows of a peers boot
+# (qemu/run.sh status STATUS, its output in RUNFILE, console LOG), read from
+# the guest output of the boot that counted (else from RUNFILE)
+peer_rows() {
+	local n=$1 prc=$2 out
+	out="$(counted_log "$3" "$4").out"
+	[ -f "$out" ] || out=$3
+	sed -n 's/^bench-sf: \([^ ]*\) verdict=\([^ ]*\) rc=[^ ]* secs=\([^ ]*\) totals=\([^ ]*\) report=\(.*\)$/\1\t\2\t\3\t\4\t\5/p' "$out" |
+		sed "s/^/$n\tsf\t/"
+	sed -n 's/^bench-race: //p' "$out" | sed "s/^/$n\trace\t/"
+	grep -q '^bench-phase: done' "$out" ||
+		printf '%s\tpeersdied\tqemu/run.sh status %s after %s\n' "$n" "$prc" \
+			"$(sed -n 's/^bench-sf-start: \([^ ]*\).*/\1/p' "$out" | tail -n 1)"
+}
+
 # module for a tree: the repo's own for the clean tree, a copy otherwise
 module_for() { # module_for NAME TREE -> path of the .ko
 	local mo="$MMT_CACHE/bench-mod/$KSRC_NAME/$1"
@@ -405,6 +432,7 @@ for i in "${!names[@]}"; do
 			qemu/run.sh --kdir "$t" --log "$clog" -- env MMT_KO="$ko" \
 				selftests/run_scenario.sh "$scen" "$sargs" > "$logdir/$n-scenario.run" 2>&1
 			src=$?
+			clog=$(counted_log "$logdir/$n-scenario.run" "$clog")
 			line=$(bash ci/zoo.sh --from-log "$src" "$clog" "$p" 2> /dev/null)
 			log "bench: $line"
 			ms=$(sed -n 's/.* after \([0-9]*\) ms .*/\1/p' <<< "$line")
@@ -423,14 +451,7 @@ for i in "${!names[@]}"; do
 		--sfdir "$sfdir" --racedir "$racedir" --timeout "$timeout" --race-seconds "$rsecs" \
 		--programs "'$programs'" > "$logdir/$n-peers.run" 2>&1
 	prc=$?
-	out="$plog.out"
-	[ -f "$out" ] || out="$logdir/$n-peers.run"
-	sed -n 's/^bench-sf: \([^ ]*\) verdict=\([^ ]*\) rc=[^ ]* secs=\([^ ]*\) totals=\([^ ]*\) report=\(.*\)$/\1\t\2\t\3\t\4\t\5/p' "$out" |
-		sed "s/^/$n\tsf\t/" >> "$res"
-	sed -n 's/^bench-race: //p' "$out" | sed "s/^/$n\trace\t/" >> "$res"
-	grep -q '^bench-phase: done' "$out" ||
-		printf '%s\tpeersdied\tqemu/run.sh status %s after %s\n' "$n" "$prc" \
-			"$(sed -n 's/^bench-sf-start: \([^ ]*\).*/\1/p' "$out" | tail -n 1)" >> "$res"
+	peer_rows "$n" "$prc" "$logdir/$n-peers.run" "$plog" >> "$res"
 	log "bench: $n done ($((SECONDS - bench_t0)) s so far)"
 done
 
