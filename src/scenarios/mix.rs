@@ -71,7 +71,7 @@ use kernel::{
     prelude::*,
     sync::{
         aref::ARef,
-        atomic::{Acquire, Atomic, Relaxed, Release},
+        atomic::{Acquire, Atomic, Full, Relaxed, Release},
         Mutex, SpinLock,
     },
     time::{Delta, Instant, Monotonic},
@@ -88,7 +88,7 @@ crate::scenario_params! {
         workers: 3, 2..=MAX_WORKERS as u64, "the mover and workers-1 churners";
         weights: 0x1111_1112_1122_1132, 0..=u64::MAX, "layout op weights, hex digit i = op i (0: off)";
         churn_weights: 0x11_1111_2111, 0..=0xff_ffff_ffff, "churn op weights, hex digit i = op 16+i (0: off)";
-        shuffle_mlock: 0, 0..=1, "let the CPU shuffle move the mover inside mlock(2)/munlock(2) (7.3.4 then overcounts mlock_count: docs/findings)";
+        expose: 0, 0..=3, "known 7.3.4 mlock bugs mix steers clear of unless asked (docs/findings): bit 0 lets the CPU shuffle move the mover inside mlock(2)/munlock(2) (mlock_count overcount), bit 1 lets split run during them (PG_mlocked left on split pages)";
         trace_mlock: 0, 0..=1, "trace mlock_folio/munlock_folio calls; print the first mlock violation's folio's last calls";
     }
 }
@@ -324,6 +324,11 @@ struct Shared {
     upper: Atomic<usize>,
     /// Layout generation: odd while a layout op changes the range.
     gen: Atomic<u64>,
+    /// The mover is in mlock(2)/munlock(2)/mlock2(2) of the range, and
+    /// churners splitting one of its folios (a Dekker pair: see
+    /// `mlock_call` and `op_split`).
+    mlocking: Atomic<bool>,
+    splitting: Atomic<u32>,
 }
 
 /// A range as the mover (model owner) sees it.
@@ -808,7 +813,11 @@ impl Mix {
 
     fn op_protect(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
         let s = &self.shared[r];
-        if s.kind != Kind::Anon || m.ranges[r].locked {
+        // A VM_LOCKED range too (not an ONFAULT one: making it writable
+        // again populates it, which the model does not follow): its ptes
+        // are all present, so a met migration has the most entries to
+        // change.
+        if s.kind != Kind::Anon || m.ranges[r].onfault {
             return Err(EAGAIN);
         }
         let lower = s.lower.load(Relaxed);
@@ -856,7 +865,7 @@ impl Mix {
         let met = self.maybe_meet(w, r);
         self.end_meet(w, met);
         Self::seq_begin(s);
-        let res = self.mlock_cpu(w, || {
+        let res = self.mlock_call(w, r, || {
             parts(s)
                 .iter()
                 .try_for_each(|&(addr, n)| mm.mlock(addr, n * PAGE_SIZE, lock))
@@ -883,16 +892,34 @@ impl Mix {
         res
     }
 
-    /// Runs an mlock(2)/munlock(2)/mlock2(2) call: unless
-    /// `shuffle_mlock=1`, with the CPU shuffle held off the mover. Moving
-    /// it mid-call makes 7.3.4 overcount mlock_count (a kernel bug:
-    /// docs/findings/2026-12-02-mlock-count-overcount-stale-batch.md);
-    /// `shuffle_mlock=1` reproduces it.
-    fn mlock_cpu(&self, w: &WorkerCtx<'_>, f: impl FnOnce() -> Result) -> Result {
-        match self.params.shuffle_mlock {
+    /// Runs range `r`'s mlock(2)/munlock(2)/mlock2(2) calls `f` clear of
+    /// two 7.3.4 kernel bugs, unless `expose=` asks for them:
+    /// - bit 0 clear: with the CPU shuffle held off the mover (moved
+    ///   mid-walk, mlock(2) leaves its per-CPU batch behind and
+    ///   mlock_count is overcounted:
+    ///   docs/findings/2026-12-02-mlock-count-overcount-stale-batch.md);
+    /// - bit 1 clear: with no `split` of the range's folios in flight (a
+    ///   THP split during munlock(2) leaves PG_mlocked on every page:
+    ///   docs/findings/2026-12-02-munlock-vs-thp-split-strands-mlocked.md).
+    fn mlock_call(&self, w: &WorkerCtx<'_>, r: usize, f: impl FnOnce() -> Result) -> Result {
+        let s = &self.shared[r];
+        let exclude_split = self.params.expose & 2 == 0;
+        if exclude_split {
+            s.mlocking.store(true, Relaxed);
+            // Full barrier, then look: op_split does the mirror image.
+            s.splitting.fetch_add(0, Full);
+            while s.splitting.load(Acquire) != 0 {
+                ffi::cond_resched();
+            }
+        }
+        let res = match self.params.expose & 1 {
             0 => w.on_this_cpu(f),
             _ => f(),
+        };
+        if exclude_split {
+            s.mlocking.store(false, Release);
         }
+        res
     }
 
     /// munmap + fresh mmap of range `r` (its anon_vma goes away: the last
@@ -1070,20 +1097,30 @@ impl Mix {
 
     /// MADV_COLLAPSE of range 0's lower half (a THP): absent ptes are
     /// filled with zeroes.
-    fn op_collapse(&self, mm: &MmUse<'_>, m: &mut Model, r: usize) -> Result {
+    fn op_collapse(
+        &self,
+        w: &mut WorkerCtx<'_>,
+        mm: &MmUse<'_>,
+        m: &mut Model,
+        r: usize,
+    ) -> Result {
         let s = &self.shared[r];
-        let lower = s.lower.load(Relaxed);
+        // Either half (its pages `first..first + half` in the model).
+        let (addr, first) = match w.rng.below(2) {
+            0 => (s.lower.load(Relaxed), 0),
+            _ => (s.upper.load(Relaxed), s.half),
+        };
         if s.kind != Kind::Anon
             || s.half * PAGE_SIZE < HPAGE
-            || lower == 0
+            || addr == 0
             || m.ranges[r].ro.is_some()
         {
             return Err(EAGAIN);
         }
         Self::seq_begin(s);
-        let res = mm.madvise(lower, s.half * PAGE_SIZE, MADV_COLLAPSE);
+        let res = mm.madvise(addr, s.half * PAGE_SIZE, MADV_COLLAPSE);
         if res.is_ok() {
-            for p in m.ranges[r].pages[..s.half]
+            for p in m.ranges[r].pages[first..first + s.half]
                 .iter_mut()
                 .filter(|p| **p == ABSENT)
             {
@@ -1139,9 +1176,11 @@ impl Mix {
         if s.kind != Kind::Anon || s.lower.load(Relaxed) == 0 {
             return Err(EAGAIN);
         }
-        let advice = match w.rng.below(2) {
-            0 => MADV_HUGEPAGE,
-            _ => MADV_NOHUGEPAGE,
+        // NOHUGEPAGE a quarter of the time: it makes `madv_collapse`
+        // fail (EINVAL) and the THP paths (mutation 103) need THPs.
+        let advice = match w.rng.below(4) {
+            0 => MADV_NOHUGEPAGE,
+            _ => MADV_HUGEPAGE,
         };
         for (addr, n) in parts(s) {
             if addr != 0 {
@@ -1168,7 +1207,7 @@ impl Mix {
         let met = self.maybe_meet(w, r);
         self.end_meet(w, met);
         Self::seq_begin(s);
-        let res = self.mlock_cpu(w, || {
+        let res = self.mlock_call(w, r, || {
             parts(s)
                 .iter()
                 .try_for_each(|&(addr, n)| mm.mlock_onfault(addr, n * PAGE_SIZE))
@@ -1289,7 +1328,7 @@ impl Mix {
             OP_REMAP => self.op_remap(w, mm, m, r),
             OP_TRUNCATE => self.op_truncate(mm, m, r),
             OP_STACK => self.op_stack(w, mm, m, r),
-            OP_COLLAPSE => self.op_collapse(mm, m, r),
+            OP_COLLAPSE => self.op_collapse(w, mm, m, r),
             _ => Err(EAGAIN),
         };
         drop(guard);
@@ -1774,10 +1813,25 @@ impl Mix {
             let guard = mm.mm().mmap_read_lock();
             ffi::pte_lookup(mm.mm(), &guard, addr, true).folio
         };
-        match folio {
+        let s = &self.shared[r];
+        let exclude = self.params.expose & 2 == 0;
+        if exclude {
+            // Dekker with `mlock_call`: count ourselves in, full barrier,
+            // then look at the mover.
+            s.splitting.fetch_add(1, Full);
+            if s.mlocking.load(Acquire) {
+                s.splitting.fetch_sub(1, Release);
+                return Err(EAGAIN);
+            }
+        }
+        let res = match folio {
             Some(f) if f.info().order > 0 && f.info().anon => f.lock().split(),
             _ => Err(EAGAIN),
+        };
+        if exclude {
+            s.splitting.fetch_sub(1, Release);
         }
+        res
     }
 
     /// The NUMA-misplaced path (do_numa_page's migration) for one page.
@@ -2243,6 +2297,8 @@ impl Scenario for Mix {
                     lower: Atomic::new(0),
                     upper: Atomic::new(0),
                     gen: Atomic::new(0),
+                    mlocking: Atomic::new(false),
+                    splitting: Atomic::new(0),
                 },
                 GFP_KERNEL,
             )?;
