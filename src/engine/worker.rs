@@ -65,8 +65,7 @@ impl WorkerCtx<'_> {
     /// the watchdog wakes it (or 10 s). The busted op that proves the
     /// watchdog's remedy (`busted bug=8`).
     pub(crate) fn nap_lost_timer(&self, d: Delta) {
-        self.nap_end
-            .store(self.run.now_ms() + d.as_millis_ceil() as u64, Release);
+        self.nap_end.store(self.run.now_ms() + ms_ceil(d), Release);
         ffi::sleep_until_woken(10_000_000);
         self.nap_end.store(0, Release);
     }
@@ -127,9 +126,14 @@ impl WorkerCtx<'_> {
 /// interrupt: no host overload delays a TCG vCPU that long.
 pub(super) const OVERSLEPT_MS: u64 = 1000;
 
+/// `d` in ms, rounded up (7.2's `Delta` has no `as_millis_ceil`).
+fn ms_ceil(d: Delta) -> u64 {
+    (d.as_micros_ceil() as u64).div_ceil(1000)
+}
+
 /// A nap of `d`, its end published in `nap_end` for the watchdog.
 fn nap_announced(run: &RunShared, nap_end: &Atomic<u64>, d: Delta) {
-    nap_end.store(run.now_ms() + d.as_millis_ceil() as u64, Release);
+    nap_end.store(run.now_ms() + ms_ceil(d), Release);
     ffi::nap(d.as_micros_ceil() as u64);
     nap_end.store(0, Release);
 }
