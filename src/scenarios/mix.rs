@@ -1095,7 +1095,7 @@ impl Mix {
         res
     }
 
-    /// MADV_COLLAPSE of range 0's lower half (a THP): absent ptes are
+    /// MADV_COLLAPSE of one half of range 0 (a THP each): absent ptes are
     /// filled with zeroes.
     fn op_collapse(
         &self,
