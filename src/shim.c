@@ -1102,6 +1102,10 @@ static const char *const mmt_mlt_name[] = {
 	"mlock_folio", "munlock_folio", "mlock_new_folio",
 };
 static struct kprobe mmt_mlt_kp[ARRAY_SIZE(mmt_mlt_name)];
+static struct kprobe *mmt_mlt_kps[] = {
+	&mmt_mlt_kp[0], &mmt_mlt_kp[1], &mmt_mlt_kp[2],
+};
+static_assert(ARRAY_SIZE(mmt_mlt_kps) == ARRAY_SIZE(mmt_mlt_name));
 
 static int mmt_mlt_pre(struct kprobe *kp, struct pt_regs *regs)
 {
@@ -1124,28 +1128,22 @@ static int mmt_mlt_pre(struct kprobe *kp, struct pt_regs *regs)
 
 int mmt_mlt_start(void)
 {
-	struct kprobe *kps[ARRAY_SIZE(mmt_mlt_name)];
 	size_t i;
 
 	memset(mmt_mlt, 0, sizeof(mmt_mlt));
 	atomic_set(&mmt_mlt_next, 0);
 	for (i = 0; i < ARRAY_SIZE(mmt_mlt_name); i++) {
+		/* a kprobe is registered afresh: no state of an earlier run */
 		memset(&mmt_mlt_kp[i], 0, sizeof(mmt_mlt_kp[i]));
 		mmt_mlt_kp[i].symbol_name = mmt_mlt_name[i];
 		mmt_mlt_kp[i].pre_handler = mmt_mlt_pre;
-		kps[i] = &mmt_mlt_kp[i];
 	}
-	return register_kprobes(kps, ARRAY_SIZE(kps));
+	return register_kprobes(mmt_mlt_kps, ARRAY_SIZE(mmt_mlt_kps));
 }
 
 void mmt_mlt_stop(void)
 {
-	struct kprobe *kps[ARRAY_SIZE(mmt_mlt_name)];
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(mmt_mlt_name); i++)
-		kps[i] = &mmt_mlt_kp[i];
-	unregister_kprobes(kps, ARRAY_SIZE(kps));
+	unregister_kprobes(mmt_mlt_kps, ARRAY_SIZE(mmt_mlt_kps));
 }
 
 /* Print the last @max (at most 64) entries for pfns in [@lo, @hi), oldest first. */

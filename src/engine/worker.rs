@@ -58,16 +58,18 @@ impl WorkerCtx<'_> {
     /// interrupt (seen under TCG: docs/findings/
     /// 2026-12-01-mix-workers-never-woke.md), and the watchdog wakes it.
     pub(crate) fn nap(&self, d: Delta) {
-        nap_announced(self.run, self.nap_end, d);
+        nap_announced(self.run, self.nap_end, d, || {
+            ffi::nap(d.as_micros_ceil() as u64)
+        });
     }
 
     /// A nap whose timer interrupt is lost: announced for `d`, asleep until
     /// the watchdog wakes it (or 10 s). The busted op that proves the
     /// watchdog's remedy (`busted bug=8`).
     pub(crate) fn nap_lost_timer(&self, d: Delta) {
-        self.nap_end.store(self.run.now_ms() + ms_ceil(d), Release);
-        ffi::sleep_until_woken(10_000_000);
-        self.nap_end.store(0, Release);
+        nap_announced(self.run, self.nap_end, d, || {
+            ffi::sleep_until_woken(10_000_000)
+        });
     }
 
     /// Runs `f` with the CPU shuffle held off this worker: the worker stays
@@ -131,10 +133,11 @@ fn ms_ceil(d: Delta) -> u64 {
     (d.as_micros_ceil() as u64).div_ceil(1000)
 }
 
-/// A nap of `d`, its end published in `nap_end` for the watchdog.
-fn nap_announced(run: &RunShared, nap_end: &Atomic<u64>, d: Delta) {
+/// `sleep`, announced as a nap of `d`: its end published in `nap_end` for
+/// the watchdog while it sleeps.
+fn nap_announced(run: &RunShared, nap_end: &Atomic<u64>, d: Delta, sleep: impl FnOnce()) {
     nap_end.store(run.now_ms() + ms_ceil(d), Release);
-    ffi::nap(d.as_micros_ceil() as u64);
+    sleep();
     nap_end.store(0, Release);
 }
 
@@ -186,7 +189,7 @@ impl<S: Scenario> Worker<S> {
         // Start barrier: every worker begins its loop at the same moment.
         while !run.go.load(Acquire) && !run.should_stop() {
             self.beat.store(run.now_ms(), Relaxed);
-            nap_announced(run, &self.nap_end, Delta::from_millis(1));
+            nap_announced(run, &self.nap_end, Delta::from_millis(1), || ffi::nap(1000));
         }
         let buf = match KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL) {
             Ok(b) => b,

@@ -1844,10 +1844,8 @@ impl Mix {
                 return Err(EAGAIN);
             }
         }
-        let res = match folio {
-            Some(f) if f.info().order > 0 && f.info().anon => f.lock().split(),
-            _ => Err(EAGAIN),
-        };
+        // `folio` is large and anon (the lookup filtered it).
+        let res = folio.map_or(Err(EAGAIN), |f| f.lock().split());
         if exclude {
             s.splitting.fetch_sub(1, Release);
         }
