@@ -1634,32 +1634,48 @@ impl Mix {
         if seq & 1 == 1 || lower == 0 {
             return Err(EAGAIN);
         }
-        // GUP get (a plain reference, as O_DIRECT took it) or pin
-        // (FOLL_PIN): a pinned anon-exclusive page is also protected by
-        // try_to_migrate()'s folio_try_share_anon_rmap_pte(), a
-        // referenced one only by migration's refcount check.
-        let foll_pin = w.rng.below(2) == 0;
-        // A mapped page: the first of a few random tries.
-        let (pin, i, addr) = {
+        // A mapped page: the first of a few random tries, or the first of
+        // them in a large anon folio (THP or mTHP), whose only protection
+        // against migration with a GUP reference is migration's refcount
+        // check (seed 001).
+        let (pin, i, addr, large) = {
             let guard = mm.mm().mmap_read_lock();
-            let mut got = (None, 0, 0);
+            let mut got = None;
             for _ in 0..8 {
                 let i = w.rng.below(s.half as u64) as usize;
                 let addr = lower + i * PAGE_SIZE;
-                if let PteState::Present { .. } =
-                    ffi::pte_lookup(mm.mm(), &guard, addr, false).state
-                {
-                    got = (PageRef::grab(mm.mm(), &guard, addr, foll_pin), i, addr);
+                let l = ffi::pte_lookup(mm.mm(), &guard, addr, true);
+                if !matches!(l.state, PteState::Present { .. }) {
+                    continue;
+                }
+                let large = l.folio.is_some_and(|f| {
+                    let info = f.info();
+                    info.order > 0 && info.anon
+                });
+                if got.is_none() || large {
+                    got = Some((i, addr, large));
+                }
+                if large {
                     break;
                 }
             }
-            got
+            let (i, addr, large) = got.ok_or(ENOENT)?;
+            // GUP get (a plain reference, as O_DIRECT took it) or pin
+            // (FOLL_PIN): a pinned anon-exclusive page is also protected
+            // by try_to_migrate()'s folio_try_share_anon_rmap_pte(), a
+            // referenced one only by migration's refcount check. A large
+            // folio mostly gets the plain reference and is migrated at
+            // once.
+            let foll_pin = w.rng.below(if large { 4 } else { 2 }) == 0;
+            let pin = PageRef::grab(mm.mm(), &guard, addr, foll_pin);
+            (pin, i, addr, large)
         };
         let Some(pin) = pin else {
             return Err(ENOENT);
         };
         w.run.count(Counter::Refs, 1);
-        if w.rng.below(2) == 0 {
+        let migrate_now = large || w.rng.below(2) == 0;
+        if migrate_now {
             // Compaction (or the NUMA path) meets the pinned folio: it
             // must refuse to migrate it.
             let folio = {
@@ -1676,8 +1692,13 @@ impl Mix {
                 }
             }
         }
-        let us = w.rng.below(2000) as i64;
-        w.nap(Delta::from_micros(us));
+        // Let the other CPUs migrate it too; a large folio this op just
+        // tried to migrate is checked at once, before a layout op (which
+        // ends the check) is likely.
+        if !(large && migrate_now) {
+            let us = w.rng.below(2000) as i64;
+            w.nap(Delta::from_micros(us));
+        }
         let mut m = self.model.lock();
         if s.gen.load(Acquire) != seq {
             return Err(EAGAIN);
