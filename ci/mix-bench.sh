@@ -4,11 +4,14 @@
 # `run mix duration=S seed=i` for i = 1..N, one after the other.
 #
 #   ci/mix-bench.sh [--runs N] [--duration S] [--seed S] [--args "k=v ..."]
+#                   [--scenario NAME]
 #
 #   --runs N       runs, seeds 1..N (default 20)
 #   --seed S       every run uses seed S (replays one failure N times)
 #   --duration S   seconds per run (default 60)
 #   --args A       more parameters for every run (default none)
+#   --scenario N   run scenario N instead of mix (the same loop: e.g. a
+#                  kernel-bug reproducer run N times on one kernel)
 #
 # Output: one line per run (state, checkpoints, violations, elapsed), a
 # failed run's result (violations, op log) as comments, then the per-op
@@ -20,13 +23,14 @@ set -uo pipefail
 # ----------------------------------------------------------------- guest side
 if [ "${1:-}" = --in-guest ]; then
 	shift
-	runs=20 duration=60 args="" fixed=""
+	runs=20 duration=60 args="" fixed="" scenario=mix
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--runs) runs=$2; shift 2 ;;
 		--duration) duration=$2; shift 2 ;;
 		--args) args=$2; shift 2 ;;
 		--seed) fixed=$2; shift 2 ;;
+		--scenario) scenario=$2; shift 2 ;;
 		*) echo "Bail out! mix-bench: unknown option $1"; exit 1 ;;
 		esac
 	done
@@ -40,17 +44,17 @@ if [ "${1:-}" = --in-guest ]; then
 		i=${fixed:-$r}
 		rc=0
 		# shellcheck disable=SC2086 # args are words
-		mmt_run mix "duration=$duration" "seed=$i" $args > /tmp/mix-bench.out 2>&1 || rc=$?
+		mmt_run "$scenario" "duration=$duration" "seed=$i" $args > /tmp/mix-bench.out 2>&1 || rc=$?
 		res=$(cat "$MMT_DIR/result" 2> /dev/null)
 		sed -n 's/^# \(op_[a-z_]*: done [0-9]* failed [0-9]*\).*/mix-bench-op: \1/p' <<< "$res"
 		cp=$(sed -n 's/^# checkpoints: //p' <<< "$res")
 		case $rc in
-		0) pass=$((pass + 1)); ktap_test_pass "mix seed=$i duration=$duration: checkpoints=${cp:-?}" ;;
-		4) skip=$((skip + 1)); ktap_test_skip "mix seed=$i: $MMT_RUN_REASON" ;;
+		0) pass=$((pass + 1)); ktap_test_pass "$scenario seed=$i duration=$duration: checkpoints=${cp:-?}" ;;
+		4) skip=$((skip + 1)); ktap_test_skip "$scenario seed=$i: $MMT_RUN_REASON" ;;
 		*)
 			fail=$((fail + 1))
 			sed 's/^/# /' /tmp/mix-bench.out
-			ktap_test_fail "mix seed=$i duration=$duration: $MMT_RUN_REASON"
+			ktap_test_fail "$scenario seed=$i duration=$duration: $MMT_RUN_REASON"
 			;;
 		esac
 	done
@@ -73,6 +77,7 @@ while [ $# -gt 0 ]; do
 	--duration) duration=${2:?--duration needs a value}; gargs+=("$1" "$2"); shift 2 ;;
 	--args) gargs+=("$1" "${2:?--args needs a value}"); shift 2 ;;
 	--seed) gargs+=("$1" "${2:?--seed needs a value}"); shift 2 ;;
+	--scenario) gargs+=("$1" "${2:?--scenario needs a value}"); shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac

@@ -358,9 +358,20 @@ int mmt_relocate_vma_down(struct mm_struct *mm, unsigned long addr,
  * same range calls on_end. Later ranges of the same arming (the zap of the
  * old range after an mremap) pass straight through.
  *
- * @task, @state and @range are only read and written by the armed task
- * itself (mmt_park_arm is called by the task that arms), so they need no
- * lock; READ_ONCE on @task because every thread's invalidations read it.
+ * Armed for a clear range (@clear: MMT_PARK_CLEAR_START and/or
+ * MMT_PARK_CLEAR_END), the park is in the armed task's first blockable
+ * MMU_NOTIFY_CLEAR range instead, at its start (try_to_migrate_one():
+ * nothing unmapped yet, before the page-table lock) and/or at its end
+ * (every pte of the vma a migration entry: for a split,
+ * split_huge_pmd_locked(freeze) has replaced the PMD; the page-table lock
+ * dropped). The task holds the folio lock and the anon_vma lock there
+ * (sleepable, both). on_start is the park (called at each); on_end runs at
+ * the end.
+ *
+ * @task, @state, @range and @clear are only read and written by the
+ * armed task itself (mmt_park_arm is called by the task that arms), so
+ * they need no lock; READ_ONCE on @task because every thread's
+ * invalidations read it.
  */
 #ifdef CONFIG_MMU_NOTIFIER
 enum { MMT_PARK_IDLE, MMT_PARK_IN, MMT_PARK_DONE };
@@ -370,6 +381,7 @@ struct mmt_park {
 	struct mm_struct *mm;
 	struct task_struct *task;
 	int state;
+	unsigned int clear;
 	const struct mmu_notifier_range *range;
 	void (*on_start)(void *arg);
 	void (*on_end)(void *arg);
@@ -380,14 +392,17 @@ static int mmt_park_start(struct mmu_notifier *mn,
 			  const struct mmu_notifier_range *range)
 {
 	struct mmt_park *p = container_of(mn, struct mmt_park, mn);
+	enum mmu_notifier_event want;
 
-	if (READ_ONCE(p->task) != current || p->state != MMT_PARK_IDLE ||
-	    range->event != MMU_NOTIFY_UNMAP ||
-	    !mmu_notifier_range_blockable(range))
+	if (READ_ONCE(p->task) != current || p->state != MMT_PARK_IDLE)
+		return 0;
+	want = p->clear ? MMU_NOTIFY_CLEAR : MMU_NOTIFY_UNMAP;
+	if (range->event != want || !mmu_notifier_range_blockable(range))
 		return 0;
 	p->state = MMT_PARK_IN;
 	p->range = range;
-	p->on_start(p->arg);
+	if (!p->clear || (p->clear & MMT_PARK_CLEAR_START))
+		p->on_start(p->arg);
 	return 0;
 }
 
@@ -400,6 +415,8 @@ static void mmt_park_end(struct mmu_notifier *mn,
 	    p->range != range)
 		return;
 	p->state = MMT_PARK_DONE;
+	if (p->clear & MMT_PARK_CLEAR_END)
+		p->on_start(p->arg);
 	p->on_end(p->arg);
 }
 
@@ -430,11 +447,15 @@ struct mmt_park *mmt_park_register(struct mm_struct *mm,
 	return p;
 }
 
-/* Arm for the current task (or disarm): the next UNMAP range parks once. */
-void mmt_park_arm(struct mmt_park *p, bool on)
+/*
+ * Arm for the current task (or disarm): the next UNMAP range parks once at
+ * its start, or with @clear the next CLEAR range where @clear says.
+ */
+void mmt_park_arm(struct mmt_park *p, bool on, unsigned int clear)
 {
 	p->state = MMT_PARK_IDLE;
 	p->range = NULL;
+	p->clear = clear;
 	WRITE_ONCE(p->task, on ? current : NULL);
 }
 
@@ -452,7 +473,7 @@ struct mmt_park *mmt_park_register(struct mm_struct *mm,
 	return ERR_PTR(-EOPNOTSUPP);
 }
 
-void mmt_park_arm(struct mmt_park *p, bool on)
+void mmt_park_arm(struct mmt_park *p, bool on, unsigned int clear)
 {
 }
 

@@ -52,7 +52,10 @@ struct mmt_park;
 struct mmt_park *mmt_park_register(struct mm_struct *mm,
 				   void (*on_start)(void *),
 				   void (*on_end)(void *), void *arg);
-void mmt_park_arm(struct mmt_park *p, bool on);
+/* mmt_park_arm's @clear: where in a CLEAR range the park is (0: UNMAP start). */
+#define MMT_PARK_CLEAR_START 1U
+#define MMT_PARK_CLEAR_END 2U
+void mmt_park_arm(struct mmt_park *p, bool on, unsigned int clear);
 void mmt_park_unregister(struct mmt_park *p);
 struct file *mmt_shmem_file(loff_t size);
 unsigned long mmt_vm_mmap_file_private(struct file *file, unsigned long len,

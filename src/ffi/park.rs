@@ -3,10 +3,10 @@
 //! [`ParkPoint`]: a race window held open by an mmu_notifier on the test mm,
 //! inside move_page_tables().
 
-use super::{raw_mm, RawMm, RawPark};
+use super::{abi, raw_mm, RawMm, RawPark};
 use core::ptr::NonNull;
 use kernel::{
-    ffi::c_void,
+    ffi::{c_uint, c_void},
     mm::MmWithUser,
     new_condvar, new_spinlock,
     prelude::*,
@@ -14,7 +14,7 @@ use kernel::{
         atomic::{Acquire, Atomic, Relaxed, Release},
         CondVar, CondVarTimeoutResult, SpinLock,
     },
-    time::{msecs_to_jiffies, Instant, Monotonic},
+    time::{delay::fsleep, msecs_to_jiffies, Delta, Instant, Monotonic},
 };
 
 extern "C" {
@@ -24,15 +24,17 @@ extern "C" {
         on_end: unsafe extern "C" fn(*mut c_void),
         arg: *mut c_void,
     ) -> *mut RawPark;
-    fn mmt_park_arm(p: *mut RawPark, on: bool);
+    fn mmt_park_arm(p: *mut RawPark, on: bool, clear: c_uint);
     fn mmt_park_unregister(p: *mut RawPark);
 }
 
 /// The shared state of a [`ParkPoint`].
 ///
 /// Lock order: `closed` is a leaf lock. It is taken by the parked task
-/// inside invalidate_range_start (mmap_lock held, no rmap lock yet) and by
-/// the task that opens the gate, possibly inside an rmap walk (anon_vma or
+/// inside invalidate_range_start (mmap_lock held, no rmap lock yet) or,
+/// armed with [`ParkPoint::arm_clear`], inside try_to_migrate_one()'s
+/// invalidate_range_start/end (folio and anon_vma locks held), and by the
+/// task that opens the gate, possibly inside an rmap walk (anon_vma or
 /// i_mmap lock held); nothing else is taken under it.
 #[pin_data]
 struct ParkState {
@@ -48,6 +50,11 @@ struct ParkState {
     timeouts: Atomic<u64>,
     /// How long the armed thread may stay parked (µs).
     timeout_us: Atomic<u64>,
+    /// Parks up to this count (of `entered`) go on though the gate is
+    /// closed ([`ParkPoint::let_through`]).
+    passed: Atomic<u64>,
+    /// How long a park let through sleeps before it goes on (µs).
+    after_us: Atomic<u64>,
 }
 
 /// invalidate_range_start of the armed thread's move (process context,
@@ -59,11 +66,16 @@ struct ParkState {
 unsafe extern "C" fn park_on_start(arg: *mut c_void) {
     // SAFETY: by the function's contract.
     let st = unsafe { &*arg.cast::<ParkState>() };
-    st.entered.add(1, Relaxed);
+    let ticket = st.entered.fetch_add(1, Relaxed) + 1;
     let t0 = Instant::<Monotonic>::now();
     let limit = st.timeout_us.load(Relaxed) as i64;
     let mut closed = st.closed.lock();
+    let mut let_through = false;
     while *closed {
+        if st.passed.load(Relaxed) >= ticket {
+            let_through = true;
+            break;
+        }
         let left = limit - t0.elapsed().as_micros_ceil();
         if left <= 0 {
             st.timeouts.add(1, Relaxed);
@@ -75,6 +87,11 @@ unsafe extern "C" fn park_on_start(arg: *mut c_void) {
         let _: CondVarTimeoutResult = st
             .opened
             .wait_interruptible_timeout(&mut closed, msecs_to_jiffies(ms));
+    }
+    drop(closed);
+    let after = st.after_us.load(Relaxed);
+    if let_through && after > 0 {
+        fsleep(Delta::from_micros(after as i64));
     }
 }
 
@@ -125,6 +142,8 @@ impl ParkPoint {
                 exited: Atomic::new(0),
                 timeouts: Atomic::new(0),
                 timeout_us: Atomic::new(u64::from(timeout_ms) * 1000),
+                passed: Atomic::new(0),
+                after_us: Atomic::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -143,7 +162,37 @@ impl ParkPoint {
     /// blockable unmap range of the test mm parks, once.
     pub(crate) fn arm(&self, on: bool) {
         // SAFETY: registered (invariant); called by the thread that arms.
-        unsafe { mmt_park_arm(self.raw.as_ptr(), on) };
+        unsafe { mmt_park_arm(self.raw.as_ptr(), on, 0) };
+    }
+
+    /// Arms the park for the current thread in its next blockable clear
+    /// range of the test mm, once: at its start (`at_start`: in
+    /// try_to_migrate_one(), for migration or a folio split's unmap,
+    /// nothing is unmapped yet) and/or at its end (`at_end`: every pte of
+    /// the vma is a migration entry). The thread holds the folio lock and
+    /// the anon_vma lock while it sleeps there. `arm(false)` disarms.
+    pub(crate) fn arm_clear(&self, at_start: bool, at_end: bool) {
+        let mut clear = 0;
+        if at_start {
+            clear |= abi::MMT_PARK_CLEAR_START;
+        }
+        if at_end {
+            clear |= abi::MMT_PARK_CLEAR_END;
+        }
+        // SAFETY: registered (invariant); called by the thread that arms.
+        unsafe { mmt_park_arm(self.raw.as_ptr(), true, clear as c_uint) };
+    }
+
+    /// Lets the parks entered so far go on, the gate staying closed for
+    /// the next: each sleeps `after_us` first.
+    pub(crate) fn let_through(&self, after_us: u64) {
+        self.state.after_us.store(after_us, Relaxed);
+        {
+            let _closed = self.state.closed.lock();
+            let n = self.state.entered.load(Relaxed);
+            self.state.passed.store(n, Relaxed);
+        }
+        self.state.opened.notify_all();
     }
 
     /// How long the armed thread may stay parked from now on (µs); the

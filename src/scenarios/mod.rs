@@ -13,6 +13,7 @@ mod busted;
 mod migrate_teardown;
 mod mix;
 mod move_migrate;
+mod munlock_split;
 mod munlock_truncate;
 mod smoke;
 mod thp_pin_migrate;
@@ -79,6 +80,12 @@ const TABLE: &[ScenarioDesc] = &[
         "migrate_teardown_anon_vma",
         "seed 003: kernel-initiated migrate_pages (no mmap_lock) whose range is munmapped mid-migration; migration must keep the anon_vma alive (KASAN), NR_ISOLATED returns to baseline",
         &[need(Iterations, 3), need(Migrated, 3)]
+    ),
+    scenario!(
+        munlock_split::MunlockSplit,
+        "munlock_split",
+        "reproducer of a 7.3.4 kernel bug (docs/findings/2026-12-02-munlock-vs-thp-split-strands-mlocked.md): munlock(2) of an mlocked THP while a split holds its ptes frozen (park=1); no page of the unlocked range may stay PG_mlocked. Fails on 7.3.4",
+        &[need(Rounds, 3), need_unless(Overlaps, 3, "park", 0)]
     ),
     scenario!(
         mix::Mix,

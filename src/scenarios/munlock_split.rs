@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `munlock_split`: the reproducer of a 7.3.4 kernel bug `mix` found
+//! (docs/findings/2026-12-02-munlock-vs-thp-split-strands-mlocked.md):
+//! munlock(2) racing a THP split leaves PG_mlocked on every page of the
+//! range it unlocked.
+//!
+//! Every round the *munlocker* maps an anon vma of `small` pages followed by
+//! a 2 MiB-aligned block (read-only neighbours keep it one vma), mlock(2)s
+//! it (populated: `small` order-0 folios, then one PMD-mapped THP, all
+//! PG_mlocked), drains the per-CPU batches, and hands the THP to the
+//! *splitter*, which splits it (split_folio(): unmap_folio() →
+//! try_to_migrate() → the PMD frozen into a table of migration entries →
+//! __split_folio_to_order() → remap_page()), as the kernel's deferred
+//! split, reclaim and MADV_PAGEOUT do, while the munlocker munlock(2)s the
+//! whole vma.
+//!
+//! The window: munlock(2) clears VM_LOCKED on the vma, then walks it, the
+//! `small` pages first; a freeze in between sees an unlocked vma (so it
+//! does not munlock the THP), and the walk, reaching the frozen PMD, skips
+//! its migration entries. With `park=1` the splitter is parked at the
+//! start of the split's clear range (nothing frozen yet); the munlocker
+//! lets it through, to go on after a random `0..=lead_us` µs, and enters
+//! munlock(2); the split then freezes the PMD and parks again at the end of
+//! that range, the ptes frozen, until munlock(2) has returned. With
+//! `park=0` the two race freely.
+//!
+//! Invariant, after the split, the munlock and the drains: no page of the
+//! vma, which is no longer VM_LOCKED, is PG_mlocked
+//! (`munlocked-when-unmapped`). On 7.3.4 it fails: munlock_vma_folio() in
+//! the freeze munlocks only in a VM_LOCKED vma, mlock_pte_range() skips
+//! non-present ptes, and __split_folio_to_order() copies PG_mlocked to all
+//! 512 pages. NR_MLOCK and NR_UNEVICTABLE return to their baselines once
+//! the ranges are unmapped (freeing clears PG_mlocked).
+
+use crate::checkers::{self, Baseline, Invariant, Violation, PAGE_SIZE};
+use crate::compat::EOPNOTSUPP; // not in 7.2's kernel crate (src/compat.rs)
+use crate::engine::{Counter, RunShared, Scenario, WorkerCtx};
+use crate::ffi::{self, FolioRef, MmUse, ParkPoint, PteState, Stat};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        Mutex,
+    },
+    time::{Delta, Instant, Monotonic},
+};
+
+crate::scenario_params! {
+    /// Parameters of `munlock_split`.
+    pub(crate) struct MunlockSplitParams {
+        park: 1, 0..=1, "park the split before its freeze, let it go as munlock(2) starts, hold it frozen until munlock(2) returns";
+        lead_us: 2000, 0..=1_000_000, "most the let-through split waits before it freezes";
+        small: 448, 0..=511, "order-0 pages the munlock(2) walk covers before the THP";
+        hold_ms: 5000, 1..=60_000, "the longest the splitter stays parked";
+    }
+}
+
+const HPAGE_SIZE: usize = 2 << 20;
+const MADV_HUGEPAGE: i32 = 14;
+
+/// How long the munlocker waits for the splitter to park or finish (ms).
+const WAIT_MS: i64 = 10_000;
+/// Poll interval of the waits (µs).
+const POLL_US: i64 = 100;
+
+const MUNLOCKER: usize = 0;
+
+/// A round's THP, handed from the munlocker to the splitter.
+struct Handoff {
+    folio: Option<FolioRef>,
+}
+
+pub(crate) struct MunlockSplit {
+    params: MunlockSplitParams,
+    /// The park point (`park=1`).
+    park: Option<ParkPoint>,
+    /// Lock order: a leaf, held only to move the folio in or out.
+    handoff: Pin<KBox<Mutex<Handoff>>>,
+    /// Rounds handed to the splitter.
+    published: Atomic<u64>,
+    /// Rounds the splitter finished.
+    done: Atomic<u64>,
+    /// The splitter's last split_folio() result (0 or -errno).
+    split_ret: Atomic<i32>,
+    mlock: Baseline,
+    unevictable: Baseline,
+}
+
+impl MunlockSplit {
+    /// Maps `small` pages followed by a 2 MiB-aligned block as one anon vma
+    /// and mlock(2)s it. Returns (mapping, its length, the vma's start, its
+    /// length, the block).
+    fn map_locked(&self, mm: &MmUse<'_>) -> Result<(usize, usize, usize, usize, usize)> {
+        Self::map_locked_small(mm, self.params.small as usize)
+    }
+
+    fn map_locked_small(
+        mm: &MmUse<'_>,
+        small: usize,
+    ) -> Result<(usize, usize, usize, usize, usize)> {
+        let len = 4 * HPAGE_SIZE;
+        let raw = mm.mmap_anon(0, len)?;
+        // The block, so that the vma [start, base + HPAGE_SIZE) lies
+        // strictly inside: both neighbours are non-empty read-only vmas, so
+        // neither mlock(2) nor munlock(2) splits or merges the vma (a merge
+        // would take the anon_vma lock the parked split holds). The small
+        // pages share no aligned 2 MiB block with the vma: order 0.
+        let base = (raw + small * PAGE_SIZE + HPAGE_SIZE) & !(HPAGE_SIZE - 1);
+        let start = base - small * PAGE_SIZE;
+        let vlen = small * PAGE_SIZE + HPAGE_SIZE;
+        let setup = || -> Result {
+            mm.mprotect(raw, start - raw, false)?;
+            mm.mprotect(start + vlen, raw + len - start - vlen, false)?;
+            // THP "madvise" mode needs it; "always" ignores it.
+            let _ = mm.madvise(start, vlen, MADV_HUGEPAGE);
+            mm.mlock(start, vlen, true)
+        };
+        if let Err(e) = setup() {
+            mm.munmap(raw, len)?;
+            return Err(e);
+        }
+        Ok((raw, len, start, vlen, base))
+    }
+
+    /// The PMD-mapped THP at `base`, if that is what mlock(2) populated.
+    fn thp_at(mm: &MmUse<'_>, base: usize) -> Option<FolioRef> {
+        let guard = mm.mm().mmap_read_lock();
+        let l = ffi::pte_lookup(mm.mm(), &guard, base, true);
+        match l.state {
+            PteState::Present { huge: true, .. } => l.folio,
+            _ => None,
+        }
+    }
+
+    /// Waits (napping) until `cond` or `WAIT_MS`; false on timeout or stop.
+    fn wait_for(w: &WorkerCtx<'_>, mut cond: impl FnMut() -> bool) -> bool {
+        let t0 = Instant::<Monotonic>::now();
+        while !cond() {
+            if w.should_stop() || t0.elapsed().as_millis() >= WAIT_MS {
+                return false;
+            }
+            w.nap(Delta::from_micros(POLL_US));
+        }
+        true
+    }
+
+    fn munlocker(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        let run = w.run;
+        let (raw, len, start, vlen, base) = self.map_locked(mm)?;
+        let Some(thp) = Self::thp_at(mm, base) else {
+            // No THP this time (no free 2 MiB block): no round.
+            return mm.munmap(raw, len);
+        };
+        // A kernel guarantee: mlock(2) sets PG_mlocked on what it populates
+        // at once (mlock_folio(); the batch only moves it to the LRU).
+        let info = thp.info();
+        if !info.mlocked {
+            run.violation(Violation {
+                invariant: Invariant::MlockedInLockedVma,
+                addr: base,
+                pfn: info.pfn,
+                expected: 1,
+                found: 0,
+                what: "PG_mlocked of the THP mlock(2) just populated",
+            });
+            drop(thp);
+            return mm.munmap(raw, len);
+        }
+        // No per-CPU batch may hold a reference: the split's refcount
+        // check would fail (EAGAIN) and nothing would race.
+        ffi::lru_add_drain_all();
+        let park = self.park.as_ref();
+        let entered = park.map_or(0, |p| p.entered());
+        if let Some(p) = park {
+            p.close(true);
+        }
+        self.handoff.lock().folio = Some(thp);
+        let round = self.published.load(Relaxed) + 1;
+        self.published.store(round, Release);
+        // Parked at the start of the split's clear range, nothing frozen
+        // yet. (A split that fails before its unmap never parks: done.)
+        let parked = park.is_some_and(|p| {
+            Self::wait_for(w, || {
+                p.entered() != entered || self.done.load(Acquire) >= round
+            }) && p.entered() != entered
+        });
+        if let Some(p) = park.filter(|_| parked) {
+            p.let_through(w.rng.below(self.params.lead_us + 1));
+        }
+        let unlocked = mm.mlock(start, vlen, false);
+        // The split froze the PMD (parked again at its range's end) before
+        // munlock(2) returned.
+        let overlapped = parked && park.is_some_and(|p| p.entered() >= entered + 2);
+        if let Some(p) = park {
+            p.close(false);
+        }
+        let finished = Self::wait_for(w, || self.done.load(Acquire) >= round);
+        unlocked?;
+        if !finished {
+            // Stopping (or a splitter stuck in the kernel, which the
+            // watchdog reports): nothing settled to check.
+            return mm.munmap(raw, len);
+        }
+        let split = self.split_ret.load(Acquire) == 0;
+        if parked {
+            run.count(Counter::ParkEntries, 1);
+        }
+        if overlapped {
+            run.count(Counter::Overlaps, 1);
+        }
+        if split && (overlapped || park.is_none()) {
+            run.count(Counter::Rounds, 1);
+        }
+        // Every batch drained: what is PG_mlocked now stays so.
+        ffi::lru_add_drain_all();
+        let (mut n, mut first) = (0u64, None);
+        {
+            let guard = mm.mm().mmap_read_lock();
+            checkers::scan_ptes(mm.mm(), &guard, start, vlen / PAGE_SIZE, |_, addr, l| {
+                if let Some(f) = &l.folio {
+                    run.count(Counter::Checks, 1);
+                    let info = f.info();
+                    if info.mlocked {
+                        n += 1;
+                        first.get_or_insert((addr, info.pfn));
+                    }
+                }
+            });
+        }
+        if let Some((addr, pfn)) = first {
+            run.violation(Violation {
+                invariant: Invariant::MunlockedWhenUnmapped,
+                addr,
+                pfn,
+                expected: 0,
+                found: n,
+                what: "pages still PG_mlocked in a vma munlock(2) unlocked while a split of its THP ran (found: how many)",
+            });
+        }
+        mm.munmap(raw, len)
+    }
+
+    fn splitter(&self, w: &mut WorkerCtx<'_>) -> Result {
+        // The next round the munlocker hands over (one split a round).
+        let done = self.done.load(Relaxed);
+        while self.published.load(Acquire) <= done {
+            if w.should_stop() {
+                return Ok(());
+            }
+            w.nap(Delta::from_micros(POLL_US));
+        }
+        let round = self.published.load(Acquire);
+        let Some(thp) = self.handoff.lock().folio.take() else {
+            self.done.store(round, Release);
+            return Ok(());
+        };
+        if let Some(p) = &self.park {
+            p.arm_clear(true, true);
+        }
+        let ret = match thp.lock().split() {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        };
+        if let Some(p) = &self.park {
+            p.arm(false);
+        }
+        drop(thp);
+        self.split_ret.store(ret, Release);
+        self.done.store(round, Release);
+        Ok(())
+    }
+}
+
+impl Scenario for MunlockSplit {
+    const ROLES: &'static [&'static str] = &["munlocker", "splitter"];
+    type Params = MunlockSplitParams;
+
+    fn setup(run: &RunShared, mm: &MmUse<'_>) -> Result<Self> {
+        let params: MunlockSplitParams = run.params.own()?;
+        let [mlock, unevictable] = Baseline::take_all([Stat::Mlock, Stat::Unevictable]);
+        // The reproducer needs PMD-mapped THPs.
+        let (raw, len, _, _, base) = Self::map_locked_small(mm, params.small as usize)?;
+        let huge = Self::thp_at(mm, base).is_some();
+        mm.munmap(raw, len)?;
+        if !huge {
+            return Err(run.skip(
+                "PMD-mapped THPs unavailable (transparent_hugepage enabled=never, or no free 2M blocks)",
+            ));
+        }
+        Ok(Self {
+            park: match params.park {
+                0 => None,
+                _ => Some(ParkPoint::new(mm.mm(), params.hold_ms as u32).map_err(|e| {
+                    match e == EOPNOTSUPP {
+                        true => run.skip(
+                            "needs CONFIG_MMU_NOTIFIER (the park point; park=0 runs without)",
+                        ),
+                        false => e,
+                    }
+                })?),
+            },
+            params,
+            handoff: KBox::pin_init(new_mutex!(Handoff { folio: None }), GFP_KERNEL)?,
+            published: Atomic::new(0),
+            done: Atomic::new(0),
+            split_ret: Atomic::new(0),
+            mlock,
+            unevictable,
+        })
+    }
+
+    fn step(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
+        match w.role {
+            MUNLOCKER => self.munlocker(w, mm),
+            _ => self.splitter(w),
+        }
+    }
+
+    fn finish(&self, _run: &RunShared, _mm: &MmUse<'_>) -> Result<KVec<FolioRef>> {
+        // A folio the splitter never took goes now (each round unmaps its
+        // own range).
+        self.handoff.lock().folio = None;
+        Ok(KVec::new())
+    }
+
+    fn after_teardown(&self, run: &RunShared) -> Result {
+        checkers::check_baselines(run, &[(&self.mlock, 0), (&self.unevictable, 0)], 2000);
+        Ok(())
+    }
+}
