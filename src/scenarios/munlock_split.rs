@@ -88,18 +88,23 @@ pub(crate) struct MunlockSplit {
     unevictable: Baseline,
 }
 
-impl MunlockSplit {
-    /// Maps `small` pages followed by a 2 MiB-aligned block as one anon vma
-    /// and mlock(2)s it. Returns (mapping, its length, the vma's start, its
-    /// length, the block).
-    fn map_locked(&self, mm: &MmUse<'_>) -> Result<(usize, usize, usize, usize, usize)> {
-        Self::map_locked_small(mm, self.params.small as usize)
-    }
+/// A round's mapping: read-only guard vmas around one mlocked anon vma of
+/// order-0 pages followed by a 2 MiB-aligned block.
+struct LockedVma {
+    /// The whole mapping (guards included) and its length.
+    raw: usize,
+    len: usize,
+    /// The mlocked vma and its length.
+    start: usize,
+    vlen: usize,
+    /// The 2 MiB-aligned block at the vma's end.
+    base: usize,
+}
 
-    fn map_locked_small(
-        mm: &MmUse<'_>,
-        small: usize,
-    ) -> Result<(usize, usize, usize, usize, usize)> {
+impl LockedVma {
+    /// Maps `small` pages followed by a 2 MiB-aligned block as one anon vma
+    /// and mlock(2)s it.
+    fn new(mm: &MmUse<'_>, small: usize) -> Result<Self> {
         let len = 4 * HPAGE_SIZE;
         let raw = mm.mmap_anon(0, len)?;
         // The block, so that the vma [start, base + HPAGE_SIZE) lies
@@ -110,6 +115,13 @@ impl MunlockSplit {
         let base = (raw + small * PAGE_SIZE + HPAGE_SIZE) & !(HPAGE_SIZE - 1);
         let start = base - small * PAGE_SIZE;
         let vlen = small * PAGE_SIZE + HPAGE_SIZE;
+        let v = Self {
+            raw,
+            len,
+            start,
+            vlen,
+            base,
+        };
         let setup = || -> Result {
             mm.mprotect(raw, start - raw, false)?;
             mm.mprotect(start + vlen, raw + len - start - vlen, false)?;
@@ -118,12 +130,18 @@ impl MunlockSplit {
             mm.mlock(start, vlen, true)
         };
         if let Err(e) = setup() {
-            mm.munmap(raw, len)?;
+            v.unmap(mm)?;
             return Err(e);
         }
-        Ok((raw, len, start, vlen, base))
+        Ok(v)
     }
 
+    fn unmap(self, mm: &MmUse<'_>) -> Result {
+        mm.munmap(self.raw, self.len)
+    }
+}
+
+impl MunlockSplit {
     /// The PMD-mapped THP at `base`, if that is what mlock(2) populated.
     fn thp_at(mm: &MmUse<'_>, base: usize) -> Option<FolioRef> {
         let guard = mm.mm().mmap_read_lock();
@@ -148,10 +166,10 @@ impl MunlockSplit {
 
     fn munlocker(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
         let run = w.run;
-        let (raw, len, start, vlen, base) = self.map_locked(mm)?;
-        let Some(thp) = Self::thp_at(mm, base) else {
+        let v = LockedVma::new(mm, self.params.small as usize)?;
+        let Some(thp) = Self::thp_at(mm, v.base) else {
             // No THP this time (no free 2 MiB block): no round.
-            return mm.munmap(raw, len);
+            return v.unmap(mm);
         };
         // A kernel guarantee: mlock(2) sets PG_mlocked on what it populates
         // at once (mlock_folio(); the batch only moves it to the LRU).
@@ -159,14 +177,14 @@ impl MunlockSplit {
         if !info.mlocked {
             run.violation(Violation {
                 invariant: Invariant::MlockedInLockedVma,
-                addr: base,
+                addr: v.base,
                 pfn: info.pfn,
                 expected: 1,
                 found: 0,
                 what: "PG_mlocked of the THP mlock(2) just populated",
             });
             drop(thp);
-            return mm.munmap(raw, len);
+            return v.unmap(mm);
         }
         // No per-CPU batch may hold a reference: the split's refcount
         // check would fail (EAGAIN) and nothing would race.
@@ -189,7 +207,7 @@ impl MunlockSplit {
         if let Some(p) = park.filter(|_| parked) {
             p.let_through(w.rng.below(self.params.lead_us + 1));
         }
-        let unlocked = mm.mlock(start, vlen, false);
+        let unlocked = mm.mlock(v.start, v.vlen, false);
         // The split froze the PMD (parked again at its range's end) before
         // munlock(2) returned.
         let overlapped = parked && park.is_some_and(|p| p.entered() >= entered + 2);
@@ -201,7 +219,7 @@ impl MunlockSplit {
         if !finished {
             // Stopping (or a splitter stuck in the kernel, which the
             // watchdog reports): nothing settled to check.
-            return mm.munmap(raw, len);
+            return v.unmap(mm);
         }
         let split = self.split_ret.load(Acquire) == 0;
         if parked {
@@ -218,16 +236,22 @@ impl MunlockSplit {
         let (mut n, mut first) = (0u64, None);
         {
             let guard = mm.mm().mmap_read_lock();
-            checkers::scan_ptes(mm.mm(), &guard, start, vlen / PAGE_SIZE, |_, addr, l| {
-                if let Some(f) = &l.folio {
-                    run.count(Counter::Checks, 1);
-                    let info = f.info();
-                    if info.mlocked {
-                        n += 1;
-                        first.get_or_insert((addr, info.pfn));
+            checkers::scan_ptes(
+                mm.mm(),
+                &guard,
+                v.start,
+                v.vlen / PAGE_SIZE,
+                |_, addr, l| {
+                    if let Some(f) = &l.folio {
+                        run.count(Counter::Checks, 1);
+                        let info = f.info();
+                        if info.mlocked {
+                            n += 1;
+                            first.get_or_insert((addr, info.pfn));
+                        }
                     }
-                }
-            });
+                },
+            );
         }
         if let Some((addr, pfn)) = first {
             run.violation(Violation {
@@ -239,7 +263,7 @@ impl MunlockSplit {
                 what: "pages still PG_mlocked in a vma munlock(2) unlocked while a split of its THP ran (found: how many)",
             });
         }
-        mm.munmap(raw, len)
+        v.unmap(mm)
     }
 
     fn splitter(&self, w: &mut WorkerCtx<'_>) -> Result {
@@ -281,9 +305,9 @@ impl Scenario for MunlockSplit {
         let params: MunlockSplitParams = run.params.own()?;
         let [mlock, unevictable] = Baseline::take_all([Stat::Mlock, Stat::Unevictable]);
         // The reproducer needs PMD-mapped THPs.
-        let (raw, len, _, _, base) = Self::map_locked_small(mm, params.small as usize)?;
-        let huge = Self::thp_at(mm, base).is_some();
-        mm.munmap(raw, len)?;
+        let v = LockedVma::new(mm, params.small as usize)?;
+        let huge = Self::thp_at(mm, v.base).is_some();
+        v.unmap(mm)?;
         if !huge {
             return Err(run.skip(
                 "PMD-mapped THPs unavailable (transparent_hugepage enabled=never, or no free 2M blocks)",
