@@ -1135,7 +1135,8 @@ static int mmt_mlt_pre(struct kprobe *kp, struct pt_regs *regs)
 	struct mmt_mlt_ent *e = &mmt_mlt[i];
 	unsigned long flags = READ_ONCE(folio->flags.f);
 
-	e->ns = ktime_get_ns();
+	/* not ktime_get_ns(): its seqcount is not NMI-safe (lockdep: IN-NMI) */
+	e->ns = ktime_get_mono_fast_ns();
 	e->pfn = folio_pfn(folio);
 	/* at a function's entry kprobe, sp points at the return address */
 	e->caller = *(unsigned long *)regs->sp;
