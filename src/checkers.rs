@@ -20,6 +20,9 @@ use kernel::{
 /// Size of a base page.
 pub(crate) use kernel::page::PAGE_SIZE;
 
+/// The size of a PMD-mapped THP (x86-64: 2 MiB).
+pub(crate) const HPAGE_SIZE: usize = 2 << 20;
+
 /// What the checkers did besides finding violations (the engine counts it).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Tally {

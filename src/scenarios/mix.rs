@@ -57,7 +57,7 @@
 //! result) in a ring; on the first violation the rings are attached to
 //! `result`, oldest first, with the `run mix ...` reproducer line.
 
-use crate::checkers::{self, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
+use crate::checkers::{self, Invariant, IsolatedBaseline, Violation, HPAGE_SIZE, PAGE_SIZE};
 use crate::compat::EOPNOTSUPP; // not in 7.2's kernel crate (src/compat.rs)
 use crate::engine::{Checkpoint, Counter, RunShared, Scenario, Text, WorkerCtx};
 use crate::ffi::{
@@ -287,7 +287,6 @@ const SHARED_B: usize = SHARED_A + SLOT;
 /// Where `mm_teardown`'s second mm has its range, and how many pages.
 const SECOND_BASE: usize = 0x5300_0000_0000;
 const SECOND_PAGES: usize = 64;
-const HPAGE: usize = 2 << 20;
 
 /// How long a mover waits for a churner to meet its move, and a churner
 /// for the mover to park.
@@ -784,7 +783,7 @@ impl Mix {
             }
             m.ranges[r].pages[i] = g;
         }
-        if s.half * PAGE_SIZE >= HPAGE {
+        if s.half * PAGE_SIZE >= HPAGE_SIZE {
             self.learn_thp_faults(mm, m, r);
         }
         Self::seq_end(s);
@@ -1124,7 +1123,7 @@ impl Mix {
             _ => (s.upper.load(Relaxed), s.half),
         };
         if s.kind != Kind::Anon
-            || s.half * PAGE_SIZE < HPAGE
+            || s.half * PAGE_SIZE < HPAGE_SIZE
             || addr == 0
             || m.ranges[r].ro.is_some()
         {
@@ -1851,7 +1850,10 @@ impl Mix {
                 }
                 ffi::pte_lookup(mm.mm(), &guard, addr, true)
                     .folio
-                    .filter(|f| f.info().order > 0 && f.info().anon)
+                    .filter(|f| {
+                        let info = f.info();
+                        info.order > 0 && info.anon
+                    })
             })
         };
         let s = &self.shared[r];
@@ -1964,7 +1966,7 @@ impl Mix {
         let s = &self.shared[r];
         let rm = &m.ranges[r];
         let me = mm.mm().as_raw() as usize;
-        let thp = s.kind == Kind::Anon && s.half * PAGE_SIZE >= HPAGE;
+        let thp = s.kind == Kind::Anon && s.half * PAGE_SIZE >= HPAGE_SIZE;
         for (i, &want) in rm.pages.iter().enumerate() {
             let addr = self.page_addr(r, i);
             if (s.kind == Kind::Anon && i >= s.half && s.upper.load(Relaxed) == 0)
@@ -2054,7 +2056,7 @@ impl Mix {
             // Zero-filled pages may map the shared zero page (a read fault,
             // or a split huge zero page): not an anon folio, only its data
             // is checked (a page with model data mapping it fails that).
-            let head = info.anon && (info.order == 0 || (huge && addr & (HPAGE - 1) == 0));
+            let head = info.anon && (info.order == 0 || (huge && addr & (HPAGE_SIZE - 1) == 0));
             if head {
                 if let Some(vi) = checkers::check_rmap_single(folio, me, addr) {
                     run.violation(vi);
@@ -2325,7 +2327,7 @@ impl Scenario for Mix {
         let mut ranges = KVec::new();
         for r in 0..nr + 3 {
             let (kind, n) = match r {
-                0 => (Kind::Anon, HPAGE / PAGE_SIZE),
+                0 => (Kind::Anon, HPAGE_SIZE / PAGE_SIZE),
                 r if r < nr => (Kind::Anon, half),
                 r if r == nr => (Kind::Cow, half),
                 r if r == nr + 1 => (Kind::Stack, STACK_PAGES),

@@ -33,7 +33,7 @@
 //! 512 pages. NR_MLOCK and NR_UNEVICTABLE return to their baselines once
 //! the ranges are unmapped (freeing clears PG_mlocked).
 
-use crate::checkers::{self, Baseline, Invariant, Violation, PAGE_SIZE};
+use crate::checkers::{self, Baseline, Invariant, Violation, HPAGE_SIZE, PAGE_SIZE};
 use crate::compat::EOPNOTSUPP; // not in 7.2's kernel crate (src/compat.rs)
 use crate::engine::{Counter, RunShared, Scenario, WorkerCtx};
 use crate::ffi::{self, FolioRef, MmUse, ParkPoint, PteState, Stat};
@@ -57,27 +57,23 @@ crate::scenario_params! {
     }
 }
 
-const HPAGE_SIZE: usize = 2 << 20;
 const MADV_HUGEPAGE: i32 = 14;
 
-/// How long the munlocker waits for the splitter to park or finish (ms).
+/// How long one worker waits for the other (to park, finish or hand over a
+/// round) before it gives up or looks again (ms).
 const WAIT_MS: i64 = 10_000;
 /// Poll interval of the waits (µs).
 const POLL_US: i64 = 100;
 
 const MUNLOCKER: usize = 0;
 
-/// A round's THP, handed from the munlocker to the splitter.
-struct Handoff {
-    folio: Option<FolioRef>,
-}
-
 pub(crate) struct MunlockSplit {
     params: MunlockSplitParams,
     /// The park point (`park=1`).
     park: Option<ParkPoint>,
-    /// Lock order: a leaf, held only to move the folio in or out.
-    handoff: Pin<KBox<Mutex<Handoff>>>,
+    /// A round's THP, handed from the munlocker to the splitter. Lock
+    /// order: a leaf, held only to move the folio in or out.
+    handoff: Pin<KBox<Mutex<Option<FolioRef>>>>,
     /// Rounds handed to the splitter.
     published: Atomic<u64>,
     /// Rounds the splitter finished.
@@ -194,7 +190,7 @@ impl MunlockSplit {
         if let Some(p) = park {
             p.close(true);
         }
-        self.handoff.lock().folio = Some(thp);
+        *self.handoff.lock() = Some(thp);
         let round = self.published.load(Relaxed) + 1;
         self.published.store(round, Release);
         // Parked at the start of the split's clear range, nothing frozen
@@ -269,14 +265,12 @@ impl MunlockSplit {
     fn splitter(&self, w: &mut WorkerCtx<'_>) -> Result {
         // The next round the munlocker hands over (one split a round).
         let done = self.done.load(Relaxed);
-        while self.published.load(Acquire) <= done {
-            if w.should_stop() {
-                return Ok(());
-            }
-            w.nap(Delta::from_micros(POLL_US));
+        if !Self::wait_for(w, || self.published.load(Acquire) > done) {
+            // Stopping, or nothing handed over yet: the next step waits on.
+            return Ok(());
         }
         let round = self.published.load(Acquire);
-        let Some(thp) = self.handoff.lock().folio.take() else {
+        let Some(thp) = self.handoff.lock().take() else {
             self.done.store(round, Release);
             return Ok(());
         };
@@ -326,7 +320,7 @@ impl Scenario for MunlockSplit {
                 })?),
             },
             params,
-            handoff: KBox::pin_init(new_mutex!(Handoff { folio: None }), GFP_KERNEL)?,
+            handoff: KBox::pin_init(new_mutex!(None), GFP_KERNEL)?,
             published: Atomic::new(0),
             done: Atomic::new(0),
             split_ret: Atomic::new(0),
@@ -345,7 +339,7 @@ impl Scenario for MunlockSplit {
     fn finish(&self, _run: &RunShared, _mm: &MmUse<'_>) -> Result<KVec<FolioRef>> {
         // A folio the splitter never took goes now (each round unmaps its
         // own range).
-        self.handoff.lock().folio = None;
+        *self.handoff.lock() = None;
         Ok(KVec::new())
     }
 

@@ -38,7 +38,9 @@
 //!
 //! Re-injected bug: `qemu/zoo/001-thp-migrate-ignores-pins.patch`.
 
-use crate::checkers::{self, Baseline, Invariant, IsolatedBaseline, Violation, PAGE_SIZE};
+use crate::checkers::{
+    self, Baseline, Invariant, IsolatedBaseline, Violation, HPAGE_SIZE, PAGE_SIZE,
+};
 use crate::engine::{Aligner, Counter, RunShared, Scenario, WorkerCtx};
 use crate::ffi::{self, FolioRef, IsolatedList, MmUse, PageRef, PteState, Stat};
 use core::fmt::Write;
@@ -48,7 +50,6 @@ use kernel::{
     time::{delay::fsleep, Delta},
 };
 
-const HPAGE_SIZE: usize = 2 << 20;
 const HPAGE_PAGES: usize = HPAGE_SIZE / PAGE_SIZE;
 
 crate::scenario_params! {
