@@ -89,7 +89,7 @@ crate::scenario_params! {
         workers: 3, 2..=MAX_WORKERS as u64, "the mover and workers-1 churners";
         weights: 0x1111_1112_1122_1132, 0..=u64::MAX, "layout op weights, hex digit i = op i (0: off)";
         churn_weights: 0x31_1111_2111, 0..=0xff_ffff_ffff, "churn op weights, hex digit i = op 16+i (0: off)";
-        expose: 0, 0..=3, "known 7.3.4 mlock bugs mix steers clear of unless asked (docs/findings): bit 0 lets the CPU shuffle move the mover inside mlock(2)/munlock(2) (mlock_count overcount), bit 1 lets split run during them (PG_mlocked left on split pages)";
+        expose: 0, 0..=7, "known 7.3.4 mlock bugs mix steers clear of unless asked (docs/findings): bit 0 lets the CPU shuffle move the mover inside mlock(2)/munlock(2) (mlock_count overcount), bit 1 lets split run during them (PG_mlocked left on split pages), bit 2 locks a range's adjacent halves with a call each (the second call's vma merge: mlock_count overcount)";
         trace_mlock: 0, 0..=1, "trace mlock_folio/munlock_folio calls; print the first mlock violation's folio's last calls";
     }
 }
@@ -435,6 +435,25 @@ fn parts(s: &Shared) -> [(usize, usize); 2] {
         ],
         _ => [(s.lower.load(Acquire), s.half), (0, 0)],
     }
+}
+
+/// The runs (address, pages) one mlock(2)/munlock(2)/mlock2(2) op on anon
+/// range `s` makes a call each, from [`parts`]: both halves in one call
+/// when the upper half sits right after the lower one, unless `expose`
+/// (the `expose=` parameter) has bit 2. Two calls split the vma at the
+/// first and merge the second half into the first's vma, and that merge
+/// is a 7.3.4 kernel bug's window: the merged vma is VM_LOCKED before
+/// mlock_vma_pages_range() sets VM_IO, so a migration that ends then
+/// mlocks its new folio and the walk counts it again (mlock_count 2,
+/// docs/findings/2026-12-02-mlock-merge-window-double-count.md).
+fn lock_runs(s: &Shared, expose: u64) -> impl Iterator<Item = (usize, usize)> {
+    let [lo, up] = parts(s);
+    let one = expose & 4 == 0 && lo.0 != 0 && up.0 == lo.0 + lo.1 * PAGE_SIZE;
+    let runs = match one {
+        true => [(lo.0, lo.1 + up.1), (0, 0)],
+        false => [lo, up],
+    };
+    runs.into_iter().filter(|&(_, n)| n != 0)
 }
 
 impl Mix {
@@ -869,9 +888,8 @@ impl Mix {
         self.end_meet(w, met);
         Self::seq_begin(s);
         let res = self.mlock_call(w, r, || {
-            parts(s)
-                .iter()
-                .try_for_each(|&(addr, n)| mm.mlock(addr, n * PAGE_SIZE, lock))
+            lock_runs(s, self.params.expose)
+                .try_for_each(|(addr, n)| mm.mlock(addr, n * PAGE_SIZE, lock))
         });
         // On failure the mover remaps the range (the model cannot say
         // what a partial mlock populated).
@@ -909,7 +927,8 @@ impl Mix {
     }
 
     /// Runs range `r`'s mlock(2)/munlock(2)/mlock2(2) calls `f` clear of
-    /// two 7.3.4 kernel bugs, unless `expose=` asks for them:
+    /// two 7.3.4 kernel bugs, unless `expose=` asks for them (a third, bit
+    /// 2, is [`lock_runs`]'s):
     /// - bit 0 clear: with the CPU shuffle held off the mover (moved
     ///   mid-walk, mlock(2) leaves its per-CPU batch behind and
     ///   mlock_count is overcounted:
@@ -1224,9 +1243,8 @@ impl Mix {
         self.end_meet(w, met);
         Self::seq_begin(s);
         let res = self.mlock_call(w, r, || {
-            parts(s)
-                .iter()
-                .try_for_each(|&(addr, n)| mm.mlock_onfault(addr, n * PAGE_SIZE))
+            lock_runs(s, self.params.expose)
+                .try_for_each(|(addr, n)| mm.mlock_onfault(addr, n * PAGE_SIZE))
         });
         if res.is_ok() {
             let rm = &mut m.ranges[r];
