@@ -355,9 +355,6 @@ struct Model {
     /// Folios of torn-down second mms, checked at the next checkpoint.
     orphans: KVec<FolioRef>,
     last_check: Instant<Monotonic>,
-    /// An mlock-state change was just made: check it at the mover's next
-    /// step, not up to `check_ms` later (see `mover`).
-    check_soon: bool,
     /// The op rings were attached to the result already.
     reported: bool,
 }
@@ -1319,7 +1316,7 @@ impl Mix {
     fn mover(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
         let due = {
             let m = self.model.lock();
-            m.check_soon || m.last_check.elapsed().as_millis() as u64 >= self.params.check_ms
+            m.last_check.elapsed().as_millis() as u64 >= self.params.check_ms
         };
         if due {
             self.checkpoint(w, mm)?;
@@ -1337,9 +1334,9 @@ impl Mix {
             OP_PUNCH_SHARED => shared,
             OP_TEARDOWN => shared + 1,
             OP_COLLAPSE | OP_HUGEPAGE => 0,
-            // Range 0 (its THPs: mlock of a PMD-mapped folio is a path
-            // of its own, mutation 103) half the time.
-            OP_LOCK | OP_ONFAULT if w.rng.below(2) == 0 => 0,
+            // Range 0's THPs: mlock of a PMD-mapped folio is a path of
+            // its own (mutation 103).
+            OP_LOCK | OP_ONFAULT => self.thp_biased_range(w),
             // Anon, COW or shared.
             OP_WRITE | OP_REMAP => match w.rng.below(shared as u64) as usize {
                 r if r == stack => shared,
@@ -1368,15 +1365,6 @@ impl Mix {
             OP_COLLAPSE => self.op_collapse(w, mm, m, r),
             _ => Err(EAGAIN),
         };
-        // An mlock(2)/munlock(2)/mlock2(2) is checked at once: the
-        // churners' migrations rewrite mlock state (the new folio of a
-        // migration is mlocked afresh by remove_migration_pte(), the old
-        // one's PG_mlocked and mlock_count go with it), so an overcount
-        // or a PG_mlocked left behind would be gone by a later checkpoint
-        // (with one checkpoint every check_ms only, mutation 105 was
-        // missed in 2 of 3 runs of 120 s and 103 took up to 107 s; 105
-        // alone with ops=lock|onfault was seen in 1.9 s).
-        m.check_soon |= res.is_ok() && matches!(op, OP_LOCK | OP_ONFAULT);
         drop(guard);
         if res == Err(EAGAIN) {
             // Not applicable to the range's current shape: not an op.
@@ -1396,6 +1384,18 @@ impl Mix {
             Self::seq_end(&self.shared[r]);
             res?;
         }
+        if res.is_ok() && matches!(op, OP_LOCK | OP_ONFAULT) {
+            // An mlock(2)/munlock(2)/mlock2(2) is checked at once: the
+            // churners' migrations rewrite mlock state (the new folio of
+            // a migration is mlocked afresh by remove_migration_pte(), the
+            // old one's PG_mlocked and mlock_count go with it), so an
+            // overcount or a PG_mlocked left behind would be gone by a
+            // later checkpoint (with one checkpoint every check_ms only,
+            // mutation 105 was missed in 2 of 3 runs of 120 s and 103 took
+            // up to 107 s; 105 alone with ops=lock|onfault was seen in
+            // 1.9 s).
+            self.checkpoint(w, mm)?;
+        }
         Ok(())
     }
 }
@@ -1403,6 +1403,14 @@ impl Mix {
 // ------------------------------------------------------- content-preserving ops
 
 impl Mix {
+    /// An anon range, range 0 (the THP-sized one) half the time.
+    fn thp_biased_range(&self, w: &mut WorkerCtx<'_>) -> usize {
+        match w.rng.below(2) {
+            0 => 0,
+            _ => w.rng.below(self.params.ranges) as usize,
+        }
+    }
+
     /// A random range for a churner (the stack and COW ranges included).
     fn churn_range(&self, w: &mut WorkerCtx<'_>) -> usize {
         w.rng.below(self.shared.len() as u64) as usize
@@ -1655,12 +1663,8 @@ impl Mix {
     /// with extra references): if no layout op touched the range, the pte
     /// must still map the pinned page (seed 001's invariant).
     fn op_pin(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
-        // Range 0 (THPs: large folios migrate by a path of their own) half
-        // the time.
-        let r = match w.rng.below(2) {
-            0 => 0,
-            _ => w.rng.below(self.params.ranges) as usize,
-        };
+        // Range 0's THPs: large folios migrate by a path of their own.
+        let r = self.thp_biased_range(w);
         let s = &self.shared[r];
         let seq = s.gen.load(Acquire);
         let lower = s.lower.load(Acquire);
@@ -1868,10 +1872,7 @@ impl Mix {
     /// remap, racing the others' migrations and rmap walks. EAGAIN if the
     /// page's folio is small.
     fn op_split(&self, w: &mut WorkerCtx<'_>, mm: &MmUse<'_>) -> Result {
-        let r = match w.rng.below(2) {
-            0 => 0,
-            _ => w.rng.below(self.params.ranges) as usize,
-        };
+        let r = self.thp_biased_range(w);
         // In range 0, the upper half 3 times in 4: the lower half's THP
         // is what pin_write and mlock_toggle need large (mutations 001 and
         // 103), and after a split only a remap or a collapse makes it
@@ -1995,7 +1996,6 @@ impl Mix {
             run.attach(|t| self.write_rings(t));
         }
         m.last_check = Instant::now();
-        m.check_soon = false;
         Ok(())
     }
 
@@ -2430,7 +2430,6 @@ impl Scenario for Mix {
                 truncated: KVec::new(),
                 orphans: KVec::new(),
                 last_check: Instant::now(),
-                check_soon: false,
                 reported: false,
             }),
             GFP_KERNEL,
