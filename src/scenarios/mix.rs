@@ -89,7 +89,7 @@ crate::scenario_params! {
         workers: 3, 2..=MAX_WORKERS as u64, "the mover and workers-1 churners";
         weights: 0x1111_1112_1122_1132, 0..=u64::MAX, "layout op weights, hex digit i = op i (0: off)";
         churn_weights: 0x31_1111_2111, 0..=0xff_ffff_ffff, "churn op weights, hex digit i = op 16+i (0: off)";
-        expose: 0, 0..=7, "known 7.3.4 mlock bugs mix steers clear of unless asked (docs/findings): bit 0 lets the CPU shuffle move the mover inside mlock(2)/munlock(2) (mlock_count overcount), bit 1 lets split run during them (PG_mlocked left on split pages), bit 2 locks a range's adjacent halves with a call each (the second call's vma merge: mlock_count overcount)";
+        expose: 0, 0..=15, "known 7.3.4 mlock bugs mix steers clear of unless asked (docs/findings): bit 0 lets the CPU shuffle move the mover inside mlock(2)/munlock(2) (mlock_count overcount), bit 1 lets split run during them (PG_mlocked left on split pages), bit 2 locks a range's adjacent halves with a call each (the second call's vma merge: mlock_count overcount), bit 3 lets pin_write hold its reference during them (a failing THP migration's retries leave PG_mlocked)";
         trace_mlock: 0, 0..=1, "trace mlock_folio/munlock_folio calls; print the first mlock violation's folio's last calls";
     }
 }
@@ -324,11 +324,58 @@ struct Shared {
     upper: Atomic<usize>,
     /// Layout generation: odd while a layout op changes the range.
     gen: Atomic<u64>,
-    /// The mover is in mlock(2)/munlock(2)/mlock2(2) of the range, and
-    /// churners splitting one of its folios (a Dekker pair: see
-    /// `mlock_call` and `op_split`).
+    /// The mover is in (or about to enter) mlock(2)/munlock(2)/mlock2(2)
+    /// of the range, and churners in an op these calls must not overlap
+    /// (`split` of one of its folios, `pin_write` holding a reference on
+    /// one): a Dekker pair, [`Shared::mlock_window`] and
+    /// [`Shared::enter_churn`].
     mlocking: Atomic<bool>,
-    splitting: Atomic<u32>,
+    churning: Atomic<u32>,
+}
+
+impl Shared {
+    /// The mover's side: announces an mlock call on the range, then waits
+    /// until no churner is in an op it must not overlap. Until the window
+    /// is dropped, [`Shared::enter_churn`] turns such ops away.
+    fn mlock_window(&self) -> MlockWindow<'_> {
+        self.mlocking.store(true, Relaxed);
+        // Full barrier, then look: `enter_churn` does the mirror image.
+        self.churning.fetch_add(0, Full);
+        while self.churning.load(Acquire) != 0 {
+            ffi::cond_resched();
+        }
+        MlockWindow(self)
+    }
+
+    /// A churner's side: counts itself in, full barrier, then looks at the
+    /// mover; `None` (and counted out again) if an mlock call is on.
+    fn enter_churn(&self) -> Option<ChurnHold<'_>> {
+        self.churning.fetch_add(1, Full);
+        if self.mlocking.load(Acquire) {
+            self.churning.fetch_sub(1, Release);
+            return None;
+        }
+        Some(ChurnHold(self))
+    }
+}
+
+/// The mover's mlock call window on a range (see [`Shared::mlock_window`]).
+struct MlockWindow<'a>(&'a Shared);
+
+impl Drop for MlockWindow<'_> {
+    fn drop(&mut self) {
+        self.0.mlocking.store(false, Release);
+    }
+}
+
+/// A churner's op the mover's mlock calls wait for (see
+/// [`Shared::enter_churn`]).
+struct ChurnHold<'a>(&'a Shared);
+
+impl Drop for ChurnHold<'_> {
+    fn drop(&mut self) {
+        self.0.churning.fetch_sub(1, Release);
+    }
 }
 
 /// A range as the mover (model owner) sees it.
@@ -884,7 +931,7 @@ impl Mix {
         let met = self.maybe_meet(w, r);
         self.end_meet(w, met);
         Self::seq_begin(s);
-        let res = self.mlock_call(w, r, || {
+        let res = self.mlock_call(w, || {
             lock_runs(s, self.params.expose)
                 .try_for_each(|(addr, n)| mm.mlock(addr, n * PAGE_SIZE, lock))
         });
@@ -923,35 +970,35 @@ impl Mix {
         res
     }
 
-    /// Runs range `r`'s mlock(2)/munlock(2)/mlock2(2) calls `f` clear of
-    /// two 7.3.4 kernel bugs, unless `expose=` asks for them (a third, bit
-    /// 2, is [`lock_runs`]'s):
-    /// - bit 0 clear: with the CPU shuffle held off the mover (moved
-    ///   mid-walk, mlock(2) leaves its per-CPU batch behind and
-    ///   mlock_count is overcounted:
-    ///   docs/findings/2026-12-02-mlock-count-overcount-stale-batch.md);
-    /// - bit 1 clear: with no `split` of the range's folios in flight (a
-    ///   THP split during munlock(2) leaves PG_mlocked on every page:
-    ///   docs/findings/2026-12-02-munlock-vs-thp-split-strands-mlocked.md).
-    fn mlock_call(&self, w: &WorkerCtx<'_>, r: usize, f: impl FnOnce() -> Result) -> Result {
-        let s = &self.shared[r];
-        let exclude_split = self.params.expose & 2 == 0;
-        if exclude_split {
-            s.mlocking.store(true, Relaxed);
-            // Full barrier, then look: op_split does the mirror image.
-            s.splitting.fetch_add(0, Full);
-            while s.splitting.load(Acquire) != 0 {
-                ffi::cond_resched();
-            }
-        }
-        let res = match self.params.expose & 1 {
+    /// Runs a range's mlock(2)/munlock(2)/mlock2(2) calls `f` clear of
+    /// 7.3.4 kernel bugs, unless `expose=` asks for them. Bit 0 is this
+    /// function's: clear, the CPU shuffle is held off the mover (moved
+    /// mid-walk, mlock(2) leaves its per-CPU batch behind and mlock_count
+    /// is overcounted:
+    /// docs/findings/2026-12-02-mlock-count-overcount-stale-batch.md).
+    /// Bits 1 and 3 are [`Mix::mlock_window`]'s, bit 2 [`lock_runs`]'s.
+    fn mlock_call(&self, w: &WorkerCtx<'_>, f: impl FnOnce() -> Result) -> Result {
+        match self.params.expose & 1 {
             0 => w.on_this_cpu(f),
             _ => f(),
-        };
-        if exclude_split {
-            s.mlocking.store(false, Release);
         }
-        res
+    }
+
+    /// The window of an mlock op on range `r`, opened by the mover before
+    /// it takes the model lock (a `pin_write` holds its reference until
+    /// it has the model lock), unless `expose=` has both bits:
+    /// - bit 1 clear: no `split` of the range's folios in flight (a THP
+    ///   split during munlock(2) leaves PG_mlocked on every page:
+    ///   docs/findings/2026-12-02-munlock-vs-thp-split-strands-mlocked.md);
+    /// - bit 3 clear: no `pin_write` reference on the range's folios (a
+    ///   migration that fails on it unmaps and restores a THP again and
+    ///   again; one cycle across munlock(2)'s flag change leaves it
+    ///   PG_mlocked:
+    ///   docs/findings/2026-12-02-thp-head-mlocked-after-munlock.md).
+    fn mlock_window(&self, op: usize, r: usize) -> Option<MlockWindow<'_>> {
+        let both = 2 | 8;
+        let lock = matches!(op, OP_LOCK | OP_ONFAULT);
+        (lock && self.params.expose & both != both).then(|| self.shared[r].mlock_window())
     }
 
     /// munmap + fresh mmap of range `r` (its anon_vma goes away: the last
@@ -1239,7 +1286,7 @@ impl Mix {
         let met = self.maybe_meet(w, r);
         self.end_meet(w, met);
         Self::seq_begin(s);
-        let res = self.mlock_call(w, r, || {
+        let res = self.mlock_call(w, || {
             lock_runs(s, self.params.expose)
                 .try_for_each(|(addr, n)| mm.mlock_onfault(addr, n * PAGE_SIZE))
         });
@@ -1344,6 +1391,7 @@ impl Mix {
             },
             _ => w.rng.below(cow as u64) as usize,
         };
+        let window = self.mlock_window(op, r);
         let mut guard = self.model.lock();
         let m = &mut *guard;
         let res = match op {
@@ -1366,6 +1414,7 @@ impl Mix {
             _ => Err(EAGAIN),
         };
         drop(guard);
+        drop(window);
         if res == Err(EAGAIN) {
             // Not applicable to the range's current shape: not an op.
             return Ok(());
@@ -1671,6 +1720,12 @@ impl Mix {
         if seq & 1 == 1 || lower == 0 {
             return Err(EAGAIN);
         }
+        // Clear of the mover's mlock calls on the range (`expose` bit 3),
+        // until the reference is dropped (`_hold` outlives `pin`).
+        let _hold = match self.params.expose & 8 {
+            0 => Some(s.enter_churn().ok_or(EAGAIN)?),
+            _ => None,
+        };
         // A mapped page: the first of a few random tries, or the first of
         // them in a large anon folio (THP or mTHP), whose only protection
         // against migration with a GUP reference is migration's refcount
@@ -1901,22 +1956,13 @@ impl Mix {
                     })
             })
         };
-        let exclude = self.params.expose & 2 == 0;
-        if exclude {
-            // Dekker with `mlock_call`: count ourselves in, full barrier,
-            // then look at the mover.
-            s.splitting.fetch_add(1, Full);
-            if s.mlocking.load(Acquire) {
-                s.splitting.fetch_sub(1, Release);
-                return Err(EAGAIN);
-            }
-        }
+        // Clear of the mover's mlock calls on the range (`expose` bit 1).
+        let _hold = match self.params.expose & 2 {
+            0 => Some(s.enter_churn().ok_or(EAGAIN)?),
+            _ => None,
+        };
         // `folio` is large and anon (the lookup filtered it).
-        let res = folio.map_or(Err(EAGAIN), |f| f.lock().split());
-        if exclude {
-            s.splitting.fetch_sub(1, Release);
-        }
-        res
+        folio.map_or(Err(EAGAIN), |f| f.lock().split())
     }
 
     /// The NUMA-misplaced path (do_numa_page's migration) for one page.
@@ -2385,7 +2431,7 @@ impl Scenario for Mix {
                     upper: Atomic::new(0),
                     gen: Atomic::new(0),
                     mlocking: Atomic::new(false),
-                    splitting: Atomic::new(0),
+                    churning: Atomic::new(0),
                 },
                 GFP_KERNEL,
             )?;
