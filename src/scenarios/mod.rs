@@ -84,7 +84,7 @@ const TABLE: &[ScenarioDesc] = &[
     scenario!(
         munlock_split::MunlockSplit,
         "munlock_split",
-        "reproducer of a 7.3.4 kernel bug (docs/findings/2026-12-02-munlock-vs-thp-split-strands-mlocked.md): munlock(2) of an mlocked THP while a split holds its ptes frozen (park=1); no page of the unlocked range may stay PG_mlocked. Fails on 7.3.4",
+        "reproducer of two 7.3.4 kernel bugs: munlock(2) of an mlocked THP while a split holds its ptes frozen (park=1; docs/findings/2026-12-02-munlock-vs-thp-split-strands-mlocked.md), or while a migration that fails on a held reference unmaps and restores it again and again (via=1; docs/findings/2026-12-02-thp-head-mlocked-after-munlock.md); no page of the unlocked range may stay PG_mlocked. Fails on 7.3.4",
         &[need(Rounds, 3), need_unless(Overlaps, 3, "park", 0)]
     ),
     scenario!(

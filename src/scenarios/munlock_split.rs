@@ -25,6 +25,18 @@
 //! that range, the ptes frozen, until munlock(2) has returned. With
 //! `park=0` the two race freely.
 //!
+//! `via=1` races munlock(2) with a failing migration of the THP instead of
+//! a split, the kernel bug of
+//! docs/findings/2026-12-02-thp-head-mlocked-after-munlock.md: the
+//! splitter keeps its reference on the THP and migrates it again and
+//! again until munlock(2) has returned. Each migrate_pages() unmaps the
+//! THP (a PMD migration entry; munlock_vma_folio() only while the vma is
+//! VM_LOCKED), fails on the extra reference (-EAGAIN) and restores it
+//! (remove_migration_pmd(); mlock_vma_folio() only while VM_LOCKED), up
+//! to ten times a call. A cycle that unmaps after munlock(2) cleared
+//! VM_LOCKED and restores after its walk passed the PMD leaves the THP
+//! PG_mlocked. `park` is the split's (`via=0` only).
+//!
 //! Invariant, after the split, the munlock and the drains: no page of the
 //! vma, which is no longer VM_LOCKED, is PG_mlocked
 //! (`munlocked-when-unmapped`). On 7.3.4 it fails: munlock_vma_folio() in
@@ -36,7 +48,7 @@
 use crate::checkers::{self, Baseline, Invariant, Violation, HPAGE_SIZE, PAGE_SIZE};
 use crate::compat::EOPNOTSUPP; // not in 7.2's kernel crate (src/compat.rs)
 use crate::engine::{Counter, RunShared, Scenario, WorkerCtx};
-use crate::ffi::{self, FolioRef, MmUse, ParkPoint, PteState, Stat};
+use crate::ffi::{self, FolioRef, IsolatedList, MmUse, ParkPoint, PteState, Stat};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -50,10 +62,11 @@ use kernel::{
 crate::scenario_params! {
     /// Parameters of `munlock_split`.
     pub(crate) struct MunlockSplitParams {
-        park: 1, 0..=1, "park the split before its freeze, let it go as munlock(2) starts, hold it frozen until munlock(2) returns";
+        park: 1, 0..=1, "park the split before its freeze, let it go as munlock(2) starts, hold it frozen until munlock(2) returns (via=0 only)";
         lead_us: 2000, 0..=1_000_000, "most the let-through split waits before it freezes";
         small: 448, 0..=511, "order-0 pages the munlock(2) walk covers before the THP";
         hold_ms: 5000, 1..=60_000, "the longest the splitter stays parked";
+        via: 0, 0..=1, "0: split the THP; 1: migrate it with a reference held, again and again, until munlock(2) returns (each try unmaps and restores it)";
     }
 }
 
@@ -80,6 +93,13 @@ pub(crate) struct MunlockSplit {
     done: Atomic<u64>,
     /// The splitter's last split_folio() result (0 or -errno).
     split_ret: Atomic<i32>,
+    /// `via=1`: the last round whose munlock(2) began, the last round
+    /// whose munlock(2) returned, migrate_pages() calls made (all rounds),
+    /// and those of the current round that overlapped its munlock(2).
+    munlocking: Atomic<u64>,
+    unlocked: Atomic<u64>,
+    migrations: Atomic<u64>,
+    during: Atomic<u64>,
     mlock: Baseline,
     unevictable: Baseline,
 }
@@ -203,7 +223,21 @@ impl MunlockSplit {
         if let Some(p) = park.filter(|_| parked) {
             p.let_through(w.rng.below(self.params.lead_us + 1));
         }
+        let via_migration = self.params.via == 1;
+        if via_migration {
+            // The splitter's migrations are under way (or it is done: a
+            // THP it could not isolate).
+            let before = self.migrations.load(Acquire);
+            Self::wait_for(w, || {
+                self.migrations.load(Acquire) > before || self.done.load(Acquire) >= round
+            });
+            self.during.store(0, Relaxed);
+            self.munlocking.store(round, Release);
+        }
         let unlocked = mm.mlock(v.start, v.vlen, false);
+        if via_migration {
+            self.unlocked.store(round, Release);
+        }
         // The split froze the PMD (parked again at its range's end) before
         // munlock(2) returned.
         let overlapped = parked && park.is_some_and(|p| p.entered() >= entered + 2);
@@ -224,7 +258,15 @@ impl MunlockSplit {
         if overlapped {
             run.count(Counter::Overlaps, 1);
         }
-        if split && (overlapped || park.is_none()) {
+        if via_migration {
+            // A round raced when a migrate_pages() call overlapped the
+            // munlock(2).
+            let during = self.during.load(Acquire);
+            if during > 0 {
+                run.count(Counter::Overlaps, 1);
+                run.count(Counter::Rounds, 1);
+            }
+        } else if split && (overlapped || park.is_none()) {
             run.count(Counter::Rounds, 1);
         }
         // Every batch drained: what is PG_mlocked now stays so.
@@ -256,7 +298,10 @@ impl MunlockSplit {
                 pfn,
                 expected: 0,
                 found: n,
-                what: "pages still PG_mlocked in a vma munlock(2) unlocked while a split of its THP ran (found: how many)",
+                what: match via_migration {
+                    false => "pages still PG_mlocked in a vma munlock(2) unlocked while a split of its THP ran (found: how many)",
+                    true => "pages still PG_mlocked in a vma munlock(2) unlocked while a failing migration of its THP ran (found: how many)",
+                },
             });
         }
         v.unmap(mm)
@@ -274,6 +319,19 @@ impl MunlockSplit {
             self.done.store(round, Release);
             return Ok(());
         };
+        let ret = match self.params.via {
+            0 => self.split(&thp),
+            _ => self.fail_migrations(w, &thp, round),
+        };
+        drop(thp);
+        self.split_ret.store(ret, Release);
+        self.done.store(round, Release);
+        Ok(())
+    }
+
+    /// `via=0`: split_folio() of `thp`, parked at its clear range
+    /// (`park=1`); 0 or -errno.
+    fn split(&self, thp: &FolioRef) -> i32 {
         if let Some(p) = &self.park {
             p.arm_clear(true, true);
         }
@@ -284,10 +342,50 @@ impl MunlockSplit {
         if let Some(p) = &self.park {
             p.arm(false);
         }
-        drop(thp);
-        self.split_ret.store(ret, Release);
-        self.done.store(round, Release);
-        Ok(())
+        ret
+    }
+
+    /// `via=1`: isolates and migrates `thp` (sync, to a random node) until
+    /// round `round`'s munlock(2) has returned. `thp` is a reference, so
+    /// every try must fail and put the THP back where it was: one that
+    /// succeeds migrated a referenced folio (seed 001's invariant).
+    fn fail_migrations(&self, w: &mut WorkerCtx<'_>, thp: &FolioRef, round: u64) -> i32 {
+        let t0 = Instant::<Monotonic>::now();
+        while self.unlocked.load(Acquire) < round {
+            if w.should_stop() || t0.elapsed().as_millis() >= WAIT_MS {
+                return ETIMEDOUT.to_errno();
+            }
+            // Overlaps the munlock(2) if that has not returned before the
+            // call begins and has begun when it ends.
+            let before_end = self.unlocked.load(Acquire) < round;
+            let mut list = match IsolatedList::new() {
+                Ok(l) => l,
+                Err(e) => return e.to_errno(),
+            };
+            if !list.isolate(thp) {
+                // Someone else has it off the LRU for now.
+                w.nap(Delta::from_micros(POLL_US));
+                continue;
+            }
+            let moved = list.migrate_to(w.rng.below(2) as i32, true).1;
+            self.migrations.fetch_add(1, Release);
+            if before_end && self.munlocking.load(Acquire) == round {
+                self.during.fetch_add(1, Release);
+            }
+            if moved != 0 {
+                let info = thp.info();
+                w.run.violation(Violation {
+                    invariant: Invariant::ReferencedFolioStays,
+                    addr: 0,
+                    pfn: info.pfn,
+                    expected: 0,
+                    found: u64::from(moved),
+                    what: "a THP migrated while the scenario held a reference on it",
+                });
+                return 0;
+            }
+        }
+        0
     }
 }
 
@@ -308,7 +406,7 @@ impl Scenario for MunlockSplit {
             ));
         }
         Ok(Self {
-            park: match params.park {
+            park: match params.park * (1 - params.via) {
                 0 => None,
                 _ => Some(ParkPoint::new(mm.mm(), params.hold_ms as u32).map_err(|e| {
                     match e == EOPNOTSUPP {
@@ -324,6 +422,10 @@ impl Scenario for MunlockSplit {
             published: Atomic::new(0),
             done: Atomic::new(0),
             split_ret: Atomic::new(0),
+            munlocking: Atomic::new(0),
+            unlocked: Atomic::new(0),
+            migrations: Atomic::new(0),
+            during: Atomic::new(0),
             mlock,
             unevictable,
         })
