@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # "munlock_split": the reproducer of two kernel bugs mmtorture found in
-# 7.3.4 (docs/findings/2026-12-02-munlock-vs-thp-split-strands-mlocked.md):
-# munlock(2) racing a THP split leaves PG_mlocked on the split's pages;
-# (docs/findings/2026-12-02-thp-head-mlocked-after-munlock.md, via=1):
+# 7.3.4. munlock(2) racing a THP split leaves PG_mlocked on the split's
+# pages (docs/findings/2026-12-02-munlock-vs-thp-split-strands-mlocked.md);
 # munlock(2) racing a THP migration that fails and retries leaves the THP
-# PG_mlocked. Three runs: park=1 (the split freezes the PMD between munlock(2)'s clearing
-# of VM_LOCKED and its walk, and stays frozen until munlock(2) returns) and
-# park=0 (the two race freely; on 7.3.4 that too hits the bug within a few
-# rounds) and via=1 (a failing migration instead of the split). Each passes on a kernel with the bug fixed (or, park=0, one the
-# race did not hit); on a kernel with it, the one violation
-# munlocked-when-unmapped is the known bug reproduced, reported
-# "ok ... # XFAIL". Anything else fails: another violation, no coverage
-# (the race never ran), an error, a kernel report.
+# PG_mlocked (docs/findings/2026-12-02-thp-head-mlocked-after-munlock.md).
+# Three runs: park=1 (the split freezes the PMD between munlock(2)'s
+# clearing of VM_LOCKED and its walk, and stays frozen until munlock(2)
+# returns), park=0 (the two race freely; on 7.3.4 that too hits the bug
+# within a few rounds) and via=1 (a failing migration instead of the
+# split). Each passes on a kernel with its bug fixed (or one the race did
+# not hit); on a kernel with it, the one violation munlocked-when-unmapped
+# is the known bug reproduced, reported "ok ... # XFAIL". Anything else
+# fails: another violation, no coverage (the race never ran), an error, a
+# kernel report.
 set -uo pipefail
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/lib.sh"

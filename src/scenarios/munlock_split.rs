@@ -406,8 +406,9 @@ impl Scenario for MunlockSplit {
             ));
         }
         Ok(Self {
-            park: match params.park * (1 - params.via) {
-                0 => None,
+            // The park point is the split's (via=0).
+            park: match (params.park, params.via) {
+                (0, _) | (_, 1) => None,
                 _ => Some(ParkPoint::new(mm.mm(), params.hold_ms as u32).map_err(|e| {
                     match e == EOPNOTSUPP {
                         true => run.skip(
